@@ -1,0 +1,113 @@
+"""The event log and its broadcast: the only module that calls `group_send`.
+
+`record()` writes an Event row in the caller's transaction and schedules its broadcast with
+`transaction.on_commit`, so a rolled-back change is never pushed and a pushed event is always in the log.
+The broadcast carries the envelope already serialised to JSON text: it is encoded once per event, not once
+per socket.
+"""
+
+import json
+import logging
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from tracker.api.serializers import AreaSerializer, IncidentSerializer
+from tracker.models import Alert, AreaOfInterest, Event, EventOp, EventType, Incident
+
+logger = logging.getLogger(__name__)
+
+GROUP = "notifications"
+# The channel-layer message type; Channels dispatches it to NotificationsConsumer.event_push.
+PUSH_MESSAGE_TYPE = "event.push"
+
+
+def incident_feature(incident: Incident) -> dict:
+    """Return the incident as the REST API's GeoJSON Feature."""
+    return IncidentSerializer(incident).data
+
+
+def area_feature(area: AreaOfInterest) -> dict:
+    """Return the area as the REST API's GeoJSON Feature."""
+    return AreaSerializer(area).data
+
+
+def alert_summary(alert: Alert) -> dict:
+    """Return the per-alert part of an alert envelope: the alert's id and state and the area it fell in."""
+    return {
+        "id": alert.pk,
+        "area": {"id": alert.area_id, "name": alert.area.name, "threshold": alert.area.get_threshold_display()},
+        "created_at": alert.created_at,
+        "acknowledged_at": alert.acknowledged_at,
+        "acknowledged_by": alert.acknowledged_by.username if alert.acknowledged_by else None,
+        "cleared_at": alert.cleared_at,
+    }
+
+
+def encode(envelope: dict) -> str:
+    """Return the compact JSON text of an envelope (datetimes as ISO 8601)."""
+    return json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def _next_event_id() -> int:
+    """Return the next event id, holding the counter's row lock until the current transaction ends.
+
+    Holding the lock to commit is what makes ids commit-ordered and gap-free (see Event). The upsert also
+    recreates the row after a table flush.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tracker_eventcounter (id, last_id) VALUES (1, 1) "
+            "ON CONFLICT (id) DO UPDATE SET last_id = tracker_eventcounter.last_id + 1 "
+            "RETURNING last_id"
+        )
+        return cursor.fetchone()[0]
+
+
+def record(event_type: str, op: str, feature: dict, **extra) -> Event:
+    """Append an event to the log and broadcast it after the transaction commits.
+
+    Returns the saved Event. Must be called inside the transaction that makes the change it describes
+    (it opens one if there is none), so the event exists if and only if the change does.
+    """
+    with transaction.atomic():
+        event_id = _next_event_id()
+        now = timezone.now()
+        envelope = {"id": event_id, "type": event_type, "op": op, "at": now, "feature": feature, **extra}
+        text = encode(envelope)
+        event = Event.objects.create(id=event_id, type=event_type, op=op, created_at=now, envelope=json.loads(text))
+        transaction.on_commit(lambda: publish(event_id, text))
+    return event
+
+
+def record_incident(incident: Incident, op: str) -> Event:
+    """Log and broadcast an incident change; for a delete, `incident` still holds its last state."""
+    return record(EventType.INCIDENT, op, incident_feature(incident))
+
+
+def record_area(area: AreaOfInterest, op: str) -> Event:
+    """Log and broadcast an area change; for a delete, `area` still holds its last geometry."""
+    return record(EventType.AREA, op, area_feature(area))
+
+
+def record_alerts(incident: Incident, alerts: Iterable[Alert], op: str) -> Event:
+    """Log and broadcast alerts of one incident: the incident feature and each alert with its area."""
+    return record(EventType.ALERT, op, incident_feature(incident), alerts=[alert_summary(a) for a in alerts])
+
+
+def publish(event_id: int, text: str) -> None:
+    """Send an event's JSON text to every socket in the group; never raises.
+
+    A failed publish (Redis down) loses nothing: the event is in the log, and sockets fill the gap from it
+    when the next event or the catch-up watermark shows them one.
+    """
+    try:
+        async_to_sync(get_channel_layer().group_send)(
+            GROUP, {"type": PUSH_MESSAGE_TYPE, "id": event_id, "text": text}
+        )
+    except Exception:
+        logger.exception("could not publish event %s; clients will replay it from the log", event_id)

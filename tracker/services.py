@@ -1,0 +1,142 @@
+"""Writes. Every change to incidents, areas and alerts goes through these functions (or a plain model save,
+which fires the same signals); each runs in one transaction, so a failure leaves nothing half-written.
+
+The alert rule itself (which pairs alert) lives in the selectors; `sync_*_alerts` turn its answer into Alert
+rows and events, and are called from the signal receivers so that every save path raises alerts.
+"""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.gis.geos import Point, Polygon
+from django.db import transaction
+from django.utils import timezone
+
+from tracker import events, selectors
+from tracker.models import Alert, AreaOfInterest, EventOp, Incident, Severity
+
+INCIDENT_EDITABLE = frozenset({"name", "description", "severity", "status", "location"})
+AREA_EDITABLE = frozenset({"name", "threshold", "polygon"})
+
+
+def _apply(instance, changes: dict, editable: frozenset) -> None:
+    """Set `changes` on `instance`; raise ValueError for a field that may not be changed this way."""
+    unknown = set(changes) - editable
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
+    for field, value in changes.items():
+        setattr(instance, field, value)
+
+
+@transaction.atomic
+def incident_report(
+    *,
+    name: str,
+    location: Point,
+    severity: int = Severity.MEDIUM,
+    description: str = "",
+    reporter: AbstractBaseUser | None = None,
+    reported_publicly: bool = False,
+) -> Incident:
+    """Create and return an open incident; its event and any alerts are recorded in the same transaction."""
+    incident = Incident(
+        name=name,
+        description=description,
+        severity=severity,
+        location=location,
+        reporter=reporter,
+        reported_publicly=reported_publicly,
+    )
+    incident.save()
+    return incident
+
+
+@transaction.atomic
+def incident_update(*, incident: Incident, **changes) -> Incident:
+    """Apply `changes` (name, description, severity, status, location) and return the saved incident."""
+    _apply(incident, changes, INCIDENT_EDITABLE)
+    incident.save()
+    return incident
+
+
+@transaction.atomic
+def incident_delete(*, incident: Incident) -> None:
+    """Delete the incident (its alerts go with it); the delete event carries its last state."""
+    incident.delete()
+
+
+@transaction.atomic
+def area_create(
+    *, name: str, polygon: Polygon, threshold: int = Severity.HIGH, owner: AbstractBaseUser | None = None
+) -> AreaOfInterest:
+    """Create and return an area; open incidents already inside it that meet the threshold alert at once."""
+    area = AreaOfInterest(name=name, polygon=polygon, threshold=threshold, owner=owner)
+    area.save()
+    return area
+
+
+@transaction.atomic
+def area_update(*, area: AreaOfInterest, **changes) -> AreaOfInterest:
+    """Apply `changes` (name, threshold, polygon) and return the saved area."""
+    _apply(area, changes, AREA_EDITABLE)
+    area.save()
+    return area
+
+
+@transaction.atomic
+def area_delete(*, area: AreaOfInterest) -> None:
+    """Delete the area (its alerts go with it); the delete event carries its last geometry."""
+    area.delete()
+
+
+@transaction.atomic
+def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
+    """Record who acknowledged the alert and when, and return it. Acknowledging again changes nothing."""
+    alert = Alert.objects.select_for_update().select_related("incident", "area").get(pk=alert.pk)
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = timezone.now()
+        alert.acknowledged_by = user
+        alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
+        events.record_alerts(alert.incident, [alert], EventOp.UPDATED)
+    return alert
+
+
+def sync_incident_alerts(incident: Incident) -> list[Alert]:
+    """Bring the incident's active alerts in line with the rule and return the alerts newly raised.
+
+    Areas it newly meets get an alert (and one `alert` event listing them all); active alerts whose area it
+    no longer meets are cleared, so meeting it again later alerts again.
+    """
+    matching = set(selectors.areas_alerting_for(incident).values_list("id", flat=True))
+    active = {alert.area_id: alert for alert in incident.alerts.filter(cleared_at__isnull=True)}
+    _clear(alert for area_id, alert in active.items() if area_id not in matching)
+    new = [Alert(incident=incident, area_id=area_id) for area_id in sorted(matching - active.keys())]
+    if new:
+        Alert.objects.bulk_create(new)
+        new = list(Alert.objects.filter(pk__in=[a.pk for a in new]).select_related("area").order_by("area_id"))
+        events.record_alerts(incident, new, EventOp.CREATED)
+    return new
+
+
+def sync_area_alerts(area: AreaOfInterest) -> list[Alert]:
+    """Bring the area's active alerts in line with the rule and return the alerts newly raised.
+
+    Each incident that newly meets the area gets one alert and one `alert` event; active alerts of incidents
+    that no longer meet it (the polygon or threshold changed) are cleared.
+    """
+    matching = {incident.pk: incident for incident in selectors.incidents_alerting_in(area)}
+    active = {alert.incident_id: alert for alert in area.alerts.filter(cleared_at__isnull=True)}
+    _clear(alert for incident_id, alert in active.items() if incident_id not in matching)
+    raised = []
+    for incident_id in sorted(matching.keys() - active.keys()):
+        alert = Alert.objects.create(incident=matching[incident_id], area=area)
+        events.record_alerts(matching[incident_id], [alert], EventOp.CREATED)
+        raised.append(alert)
+    return raised
+
+
+def _clear(alerts) -> None:
+    """Mark active alerts cleared (the rule no longer holds) and push the change."""
+    now = timezone.now()
+    for alert in alerts:
+        alert.cleared_at = now
+        alert.save(update_fields=["cleared_at"])
+        events.record_alerts(alert.incident, [alert], EventOp.UPDATED)
