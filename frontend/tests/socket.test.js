@@ -1,0 +1,283 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Backoff } from '../src/backoff.js';
+import { CLOSE_UNAUTHORIZED, LiveSocket, socketUrl } from '../src/socket.js';
+
+/** Stands in for the browser WebSocket; the test plays the server through it. */
+class FakeWebSocket {
+  constructor(url, registry) {
+    this.url = url;
+    this.readyState = 0;
+    this.closeCode = null;
+    registry.push(this);
+  }
+
+  // Server side.
+  accept() {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+
+  send(frame) {
+    this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) });
+  }
+
+  drop(code = 1006) {
+    this.readyState = 3;
+    this.onclose?.({ code });
+  }
+
+  // Client side. Browsers fire the close event later; synchronously is enough here.
+  close(code = 1005) {
+    this.closeCode = code;
+    this.drop(code);
+  }
+}
+
+const LOCATION = { protocol: 'http:', host: 'tracker.test' };
+
+function harness(options = {}) {
+  const sockets = [];
+  const log = { statuses: [], envelopes: [], syncs: [], unauthorized: 0 };
+  let online = true;
+  const network = new EventTarget();
+  const socket = new LiveSocket({
+    path: '/ws/notifications/',
+    WebSocketImpl: class extends FakeWebSocket {
+      constructor(url) {
+        super(url, sockets);
+      }
+    },
+    location: LOCATION,
+    backoff: new Backoff({ random: () => 0.5 }),
+    isOnline: () => online,
+    networkEvents: network,
+    now: () => Date.now(),
+    onStatus: (status) => log.statuses.push(status),
+    onEnvelope: (envelope) => log.envelopes.push(envelope.id),
+    onSync: (reason) => log.syncs.push(reason),
+    onUnauthorized: () => {
+      log.unauthorized += 1;
+    },
+    ...options,
+  });
+  const current = () => sockets[sockets.length - 1];
+  /** Accepts the newest socket and greets it like the server does. */
+  const greet = (lastEventId) => {
+    current().accept();
+    current().send({ type: 'hello', last_event_id: lastEventId });
+  };
+  const event = (id, type = 'incident') => ({ id, type, op: 'updated', at: '2026-01-01T00:00:00Z', feature: { id: 1 } });
+  return {
+    socket,
+    sockets,
+    log,
+    current,
+    greet,
+    event,
+    network,
+    setOnline(value) {
+      online = value;
+      network.dispatchEvent(new Event(value ? 'online' : 'offline'));
+    },
+  };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('socketUrl', () => {
+  it('uses the page host, ws/wss by page scheme, and ?after= only when resuming', () => {
+    expect(socketUrl(LOCATION, '/ws/notifications/', null)).toBe('ws://tracker.test/ws/notifications/');
+    expect(socketUrl({ protocol: 'https:', host: 'x.test:8443' }, '/ws/notifications/', 42)).toBe(
+      'wss://x.test:8443/ws/notifications/?after=42',
+    );
+    expect(socketUrl(LOCATION, '/ws/notifications/', 0)).toBe('ws://tracker.test/ws/notifications/?after=0');
+  });
+});
+
+describe('LiveSocket', () => {
+  it('connects, reports connected on hello and asks for the initial load once', () => {
+    const t = harness();
+    t.socket.start();
+    expect(t.log.statuses).toEqual(['connecting']);
+    expect(t.current().url).toBe('ws://tracker.test/ws/notifications/');
+    t.greet(100);
+    expect(t.log.statuses).toEqual(['connecting', 'connected']);
+    expect(t.log.syncs).toEqual(['initial']);
+    expect(t.socket.lastEventId).toBe(100);
+  });
+
+  it('applies new events in order and drops ids it has already applied', () => {
+    const t = harness();
+    t.socket.start();
+    t.greet(100);
+    for (const id of [101, 102, 102, 100, 99, 105, 103]) t.current().send(t.event(id));
+    expect(t.log.envelopes).toEqual([101, 102, 105]);
+    expect(t.socket.lastEventId).toBe(105);
+  });
+
+  it('reconnects after the backoff delay with ?after=<last applied id> and skips the overlap', () => {
+    const t = harness();
+    t.socket.start();
+    t.greet(100);
+    t.current().send(t.event(101));
+    t.current().drop();
+    expect(t.log.statuses.at(-1)).toBe('reconnecting');
+    expect(t.sockets).toHaveLength(1);
+    vi.advanceTimersByTime(249); // random 0.5 of the 500 ms ceiling
+    expect(t.sockets).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(t.sockets).toHaveLength(2);
+    expect(t.current().url).toBe('ws://tracker.test/ws/notifications/?after=101');
+
+    t.greet(103);
+    // The server replays what we missed; a duplicate of 101 is ignored.
+    for (const id of [101, 102, 103]) t.current().send(t.event(id));
+    expect(t.log.envelopes).toEqual([101, 102, 103]);
+    expect(t.log.syncs).toEqual(['initial']);
+    expect(t.log.statuses.at(-1)).toBe('connected');
+  });
+
+  it('on resync asks for a REST reload and continues from the hello id', () => {
+    const t = harness();
+    t.socket.start();
+    t.greet(10);
+    t.current().drop();
+    vi.runOnlyPendingTimers();
+    expect(t.current().url).toContain('?after=10');
+    t.greet(5000);
+    t.current().send({ type: 'resync' });
+    expect(t.log.syncs).toEqual(['initial', 'resync']);
+    expect(t.socket.lastEventId).toBe(5000);
+    t.current().send(t.event(4999));
+    t.current().send(t.event(5001));
+    expect(t.log.envelopes).toEqual([5001]);
+    t.current().drop();
+    vi.runOnlyPendingTimers();
+    expect(t.current().url).toContain('?after=5001');
+  });
+
+  it('reloads when the server log restarted below our position', () => {
+    const t = harness();
+    t.socket.start();
+    t.greet(900);
+    t.current().drop();
+    vi.runOnlyPendingTimers();
+    t.greet(3);
+    expect(t.log.syncs).toEqual(['initial', 'reset']);
+    t.current().send(t.event(4));
+    expect(t.log.envelopes).toEqual([4]);
+  });
+
+  it('treats a hello without an id (empty log) as position 0', () => {
+    const t = harness();
+    t.socket.start();
+    t.greet(null);
+    expect(t.socket.lastEventId).toBe(0);
+    t.current().drop();
+    vi.runOnlyPendingTimers();
+    expect(t.current().url).toContain('?after=0');
+  });
+
+  it('stops for good on close code 4401 and reports it', () => {
+    const t = harness();
+    t.socket.start();
+    t.current().accept();
+    t.current().drop(CLOSE_UNAUTHORIZED);
+    expect(t.log.unauthorized).toBe(1);
+    expect(t.log.statuses.at(-1)).toBe('offline');
+    vi.advanceTimersByTime(120_000);
+    t.setOnline(true);
+    expect(t.sockets).toHaveLength(1);
+  });
+
+  it('goes offline after repeated failed attempts and back to connected on hello', () => {
+    const t = harness({ offlineAfterFailures: 3 });
+    t.socket.start();
+    t.current().drop();
+    expect(t.log.statuses.at(-1)).toBe('reconnecting');
+    vi.runOnlyPendingTimers();
+    t.current().drop();
+    expect(t.log.statuses.at(-1)).toBe('reconnecting');
+    vi.runOnlyPendingTimers();
+    t.current().drop();
+    expect(t.log.statuses.at(-1)).toBe('offline');
+    vi.runOnlyPendingTimers();
+    t.greet(1);
+    expect(t.log.statuses).toEqual(['connecting', 'reconnecting', 'offline', 'connected']);
+  });
+
+  it('backs off further while attempts fail', () => {
+    const t = harness();
+    t.socket.start();
+    const delays = [];
+    for (let attempt = 0; attempt < 4; attempt += 1) {
+      t.current().drop();
+      const before = Date.now();
+      const count = t.sockets.length;
+      while (t.sockets.length === count) vi.advanceTimersByTime(1);
+      delays.push(Date.now() - before);
+    }
+    expect(delays).toEqual([250, 500, 1000, 2000]);
+  });
+
+  it('resets the backoff after a stable connection but not after a short one', () => {
+    const t = harness();
+    t.socket.start();
+    t.current().drop(); // attempt 1 used
+    vi.runOnlyPendingTimers();
+    t.greet(1);
+    vi.advanceTimersByTime(1000); // short-lived
+    t.current().drop();
+    expect(t.socket.backoff.attempt).toBe(2);
+    vi.runOnlyPendingTimers();
+    t.greet(1);
+    vi.advanceTimersByTime(60_000); // stable
+    t.current().drop();
+    expect(t.socket.backoff.attempt).toBe(1); // reset, then one delay drawn
+  });
+
+  it('reports offline when the browser loses the network and retries at once when it returns', () => {
+    const t = harness();
+    t.socket.start();
+    t.greet(7);
+    t.setOnline(false);
+    expect(t.log.statuses.at(-1)).toBe('offline');
+    expect(t.sockets[0].closeCode).not.toBeNull();
+    t.setOnline(true);
+    expect(t.sockets).toHaveLength(2);
+    expect(t.current().url).toContain('?after=7');
+    expect(t.log.statuses.at(-1)).toBe('reconnecting');
+    t.greet(7);
+    expect(t.log.statuses.at(-1)).toBe('connected');
+    vi.runOnlyPendingTimers();
+    expect(t.sockets).toHaveLength(2); // the pending retry was cancelled
+  });
+
+  it('ignores pings and malformed frames', () => {
+    const t = harness();
+    t.socket.start();
+    t.greet(1);
+    t.current().send({ type: 'ping' });
+    t.current().send('not json');
+    t.current().send(t.event(2));
+    expect(t.log.envelopes).toEqual([2]);
+    expect(t.log.statuses.at(-1)).toBe('connected');
+  });
+
+  it('stop() closes the socket and cancels reconnection', () => {
+    const t = harness();
+    t.socket.start();
+    t.greet(1);
+    t.socket.stop();
+    expect(t.sockets[0].closeCode).toBe(1000);
+    vi.advanceTimersByTime(120_000);
+    t.setOnline(true);
+    expect(t.sockets).toHaveLength(1);
+  });
+});

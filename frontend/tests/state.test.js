@@ -1,0 +1,210 @@
+import { describe, expect, it } from 'vitest';
+import {
+  applyEnvelope,
+  createState,
+  loadItems,
+  newestIncidents,
+  normalizeAlert,
+  openAlerts,
+  removeItem,
+  snapshotVersion,
+} from '../src/state.js';
+
+const T0 = '2026-11-21T10:00:00Z';
+const T1 = '2026-11-21T10:05:00Z';
+const T2 = '2026-11-21T10:10:00Z';
+
+function incident(id, { updated = T0, created = T0, severity = 'high', status = 'open', name = `incident ${id}` } = {}) {
+  return {
+    type: 'Feature',
+    id,
+    geometry: { type: 'Point', coordinates: [13.4, 52.5] },
+    properties: { name, description: '', severity, status, reported_publicly: false, reporter: 'demo', created_at: created, updated_at: updated, url: `/incidents/${id}/` },
+  };
+}
+
+function area(id, { updated = T0, threshold = 'medium' } = {}) {
+  return {
+    type: 'Feature',
+    id,
+    geometry: { type: 'Polygon', coordinates: [[[13, 52], [14, 52], [14, 53], [13, 52]]] },
+    properties: { name: `area ${id}`, threshold, owner: 'demo', created_at: T0, updated_at: updated },
+  };
+}
+
+function restAlert(id, { incidentId = 1, areaId = 9 } = {}) {
+  return { id, incident: incidentId, area: areaId, area_name: `area ${areaId}`, incident_name: `incident ${incidentId}`, severity: 'high', created_at: T0, acknowledged_at: null, acknowledged_by: null };
+}
+
+function pushedAlert(id, { areaId = 9, acknowledged = false } = {}) {
+  return {
+    id,
+    area: { id: areaId, name: `area ${areaId}`, threshold: 'medium' },
+    created_at: T0,
+    acknowledged_at: acknowledged ? T1 : null,
+    acknowledged_by: acknowledged ? 'dispatcher' : null,
+  };
+}
+
+let nextEventId = 1;
+const envelope = (type, op, feature, extra = {}) => ({ id: nextEventId++, type, op, at: T0, feature, ...extra });
+
+const summary = (changes) => changes.map(({ kind, op, id }) => `${kind}:${op}:${id}`);
+
+describe('applyEnvelope: incidents and areas', () => {
+  for (const kind of ['incident', 'area']) {
+    const make = kind === 'incident' ? incident : area;
+    const collection = kind === 'incident' ? 'incidents' : 'areas';
+
+    it(`${kind} created adds it`, () => {
+      const state = createState();
+      const changes = applyEnvelope(state, envelope(kind, 'created', make(1)));
+      expect(summary(changes)).toEqual([`${kind}:created:1`]);
+      expect(changes[0].item).toEqual(make(1));
+      expect(state[collection].get(1)).toEqual(make(1));
+    });
+
+    it(`${kind} updated replaces it with the newer version`, () => {
+      const state = createState();
+      applyEnvelope(state, envelope(kind, 'created', make(1)));
+      const changes = applyEnvelope(state, envelope(kind, 'updated', make(1, { updated: T1 })));
+      expect(summary(changes)).toEqual([`${kind}:updated:1`]);
+      expect(state[collection].get(1).properties.updated_at).toBe(T1);
+    });
+
+    it(`${kind} updated for an unknown id adds it (it may be outside the loaded view)`, () => {
+      const state = createState();
+      expect(summary(applyEnvelope(state, envelope(kind, 'updated', make(3))))).toEqual([`${kind}:created:3`]);
+    });
+
+    it(`${kind} deleted removes it and it never comes back`, () => {
+      const state = createState();
+      applyEnvelope(state, envelope(kind, 'created', make(1)));
+      const changes = applyEnvelope(state, envelope(kind, 'deleted', make(1)));
+      expect(summary(changes)).toEqual([`${kind}:deleted:1`]);
+      expect(changes[0].item).toEqual(make(1));
+      expect(state[collection].has(1)).toBe(false);
+      // A snapshot requested before the deletion still lists it.
+      expect(loadItems(state, kind, [make(1)])).toEqual([]);
+      expect(applyEnvelope(state, envelope(kind, 'updated', make(1, { updated: T2 })))).toEqual([]);
+      expect(state[collection].has(1)).toBe(false);
+    });
+
+    it(`${kind} deleted for an unknown id changes nothing`, () => {
+      expect(applyEnvelope(createState(), envelope(kind, 'deleted', make(5)))).toEqual([]);
+    });
+  }
+
+  it('ignores envelopes of unknown type', () => {
+    const state = createState();
+    expect(applyEnvelope(state, envelope('bogus', 'created', incident(1)))).toEqual([]);
+  });
+
+  it('does not let an older version overwrite a newer one', () => {
+    const state = createState();
+    applyEnvelope(state, envelope('incident', 'updated', incident(1, { updated: T2 })));
+    expect(applyEnvelope(state, envelope('incident', 'updated', incident(1, { updated: T1 })))).toEqual([]);
+    expect(state.incidents.get(1).properties.updated_at).toBe(T2);
+  });
+});
+
+describe('applyEnvelope: alerts', () => {
+  it('created adds the open alerts and refreshes the incident', () => {
+    const state = createState();
+    const feature = incident(1, { updated: T1 });
+    const changes = applyEnvelope(state, envelope('alert', 'created', feature, { alerts: [pushedAlert(50), pushedAlert(51, { areaId: 10 })] }));
+    expect(summary(changes)).toEqual(['incident:created:1', 'alert:created:50', 'alert:created:51']);
+    expect(state.alerts.get(50)).toEqual(normalizeAlert(pushedAlert(50), feature));
+    expect(state.alerts.get(51)).toMatchObject({ id: 51, incident: 1, area: 10, area_name: 'area 10', incident_name: 'incident 1', severity: 'high' });
+  });
+
+  it('created for an alert already loaded over REST is not news', () => {
+    const state = createState();
+    loadItems(state, 'alert', [restAlert(50)]);
+    loadItems(state, 'incident', [incident(1)]);
+    expect(applyEnvelope(state, envelope('alert', 'created', incident(1), { alerts: [pushedAlert(50)] }))).toEqual([]);
+  });
+
+  it('updated (acknowledged) removes the alert from the open set for good', () => {
+    const state = createState();
+    applyEnvelope(state, envelope('alert', 'created', incident(1), { alerts: [pushedAlert(50)] }));
+    const changes = applyEnvelope(state, envelope('alert', 'updated', incident(1), { alerts: [pushedAlert(50, { acknowledged: true })] }));
+    expect(summary(changes)).toEqual(['alert:deleted:50']);
+    expect(state.alerts.size).toBe(0);
+    expect(loadItems(state, 'alert', [restAlert(50)])).toEqual([]);
+  });
+
+  it('deleting an incident or an area closes its open alerts', () => {
+    const state = createState();
+    loadItems(state, 'alert', [restAlert(50, { incidentId: 1, areaId: 9 }), restAlert(51, { incidentId: 2, areaId: 9 }), restAlert(52, { incidentId: 3, areaId: 8 })]);
+    // Incident 1 was never loaded (outside the view), its alert still goes.
+    expect(summary(applyEnvelope(state, envelope('incident', 'deleted', incident(1))))).toEqual(['alert:deleted:50']);
+    expect(summary(applyEnvelope(state, envelope('area', 'deleted', area(9))))).toEqual(['alert:deleted:51']);
+    expect([...state.alerts.keys()]).toEqual([52]);
+  });
+});
+
+describe('loadItems (REST snapshots)', () => {
+  it('merges by default and reports only real changes', () => {
+    const state = createState();
+    expect(summary(loadItems(state, 'incident', [incident(1), incident(2)]))).toEqual(['incident:created:1', 'incident:created:2']);
+    expect(summary(loadItems(state, 'incident', [incident(1), incident(2, { updated: T1 }), incident(3)]))).toEqual([
+      'incident:updated:2',
+      'incident:created:3',
+    ]);
+  });
+
+  it('keeps a newer pushed version over an older snapshot', () => {
+    const state = createState();
+    applyEnvelope(state, envelope('incident', 'updated', incident(1, { updated: T2, status: 'closed' })));
+    expect(loadItems(state, 'incident', [incident(1, { updated: T1 })])).toEqual([]);
+    expect(state.incidents.get(1).properties.status).toBe('closed');
+  });
+
+  it('replace drops items missing from the snapshot but keeps ones pushed after it was requested', () => {
+    const state = createState();
+    loadItems(state, 'incident', [incident(1), incident(2)]);
+    applyEnvelope(state, envelope('incident', 'created', incident(3)));
+    const since = snapshotVersion(state);
+    applyEnvelope(state, envelope('incident', 'created', incident(4))); // arrives while the request runs
+    const changes = loadItems(state, 'incident', [incident(2)], { replace: true, since });
+    expect(summary(changes).sort()).toEqual(['incident:deleted:1', 'incident:deleted:3']);
+    expect([...state.incidents.keys()].sort()).toEqual([2, 4]);
+    // Dropped because it was out of the snapshot, not deleted: it may come back.
+    expect(summary(loadItems(state, 'incident', [incident(1)]))).toEqual(['incident:created:1']);
+  });
+
+  it('never loads acknowledged alerts as open', () => {
+    const state = createState();
+    expect(loadItems(state, 'alert', [{ ...restAlert(7), acknowledged_at: T1 }])).toEqual([]);
+  });
+});
+
+describe('removeItem', () => {
+  it('removes an acknowledged alert and reports it once', () => {
+    const state = createState();
+    loadItems(state, 'alert', [restAlert(7)]);
+    expect(summary(removeItem(state, 'alert', 7))).toEqual(['alert:deleted:7']);
+    expect(removeItem(state, 'alert', 7)).toEqual([]);
+  });
+});
+
+describe('selectors', () => {
+  it('lists the newest incidents first, filtered and limited', () => {
+    const state = createState();
+    loadItems(state, 'incident', [
+      incident(1, { created: T0 }),
+      incident(2, { created: T2, severity: 'low' }),
+      incident(3, { created: T1 }),
+      incident(4, { created: T1 }),
+    ]);
+    expect(newestIncidents(state, 10).map((f) => f.id)).toEqual([2, 4, 3, 1]);
+    expect(newestIncidents(state, 2, (f) => f.properties.severity === 'high').map((f) => f.id)).toEqual([4, 3]);
+  });
+
+  it('lists open alerts newest first', () => {
+    const state = createState();
+    loadItems(state, 'alert', [{ ...restAlert(1), created_at: T0 }, { ...restAlert(2), created_at: T2 }, { ...restAlert(3), created_at: T1 }]);
+    expect(openAlerts(state).map((a) => a.id)).toEqual([2, 3, 1]);
+  });
+});
