@@ -2,35 +2,80 @@
 
 A feature fetched over REST and a feature pushed over the WebSocket are produced by the same class, so they
 are equal for the same row.
+
+Writes take a GeoJSON Feature, ``{"type": "Feature", "geometry": {...}, "properties": {...}}``, the shape a
+read returns, so a client can send back what it fetched: read-only properties (id, reporter, timestamps, url)
+are ignored, unknown ones refused. A flat body (fields at the top level) is refused with a 400 saying so:
+accepting both shapes would make every client guess which one a field was read from.
 """
 
-from django.contrib.gis.geos import GEOSGeometry
 from rest_framework import serializers
-from rest_framework_gis.serializers import GeoFeatureModelSerializer
+from rest_framework.settings import api_settings
+from rest_framework_gis.serializers import GeoFeatureModelListSerializer, GeoFeatureModelSerializer
 
-from tracker.api.fields import SeverityField
-from tracker.models import AreaOfInterest, Incident, IncidentStatus
-
-
-def require_geometry_type(geometry: GEOSGeometry, expected: str) -> GEOSGeometry:
-    """Return `geometry` if it is of GeoJSON type `expected`; raise a field ValidationError otherwise."""
-    if geometry.geom_type != expected:
-        raise serializers.ValidationError(f"Expected a GeoJSON {expected}, got a {geometry.geom_type}.")
-    if geometry.srid not in (None, 4326):
-        raise serializers.ValidationError("Coordinates must be WGS 84 longitude/latitude (EPSG:4326).")
-    geometry.srid = 4326
-    return geometry
+from tracker.api.exceptions import GEOMETRY
+from tracker.api.fields import GeoJSONGeometryField, SeverityField
+from tracker.models import Alert, AreaOfInterest, Incident, IncidentStatus, validate_lon_lat, validate_polygon
 
 
-class IncidentSerializer(GeoFeatureModelSerializer):
+class FeatureListSerializer(GeoFeatureModelListSerializer):
+    """A FeatureCollection. Its own class so that the OpenAPI schema of a paginated list is built by
+    tracker.api.pagination.FeaturePagination rather than drf-spectacular's unpaginated FeatureCollection."""
+
+
+class FeatureSerializer(GeoFeatureModelSerializer):
+    """A GeoFeatureModelSerializer that parses its GeoJSON Feature input strictly.
+
+    Errors name the geometry "geometry" (not the model field), properties by their names, and malformed
+    Feature members ("type", "properties") by theirs.
+    """
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            message = 'Expected a GeoJSON Feature object: {"type": "Feature", "geometry": {...}, "properties": {...}}.'
+            raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]}, code="invalid")
+        errors = {}
+        if data.get("type") != "Feature":
+            errors["type"] = ['Must be "Feature": the body is a GeoJSON Feature.']
+        properties = data.get("properties") or {}
+        if not isinstance(properties, dict):
+            errors["properties"] = ["Expected an object of feature properties."]
+            properties = {}
+        writable = [name for name, field in self.fields.items() if not field.read_only and name != self.Meta.geo_field]
+        for name in sorted(set(properties) - set(self.fields) | ({self.Meta.geo_field} & set(properties))):
+            errors[name] = [f"Unknown property; the writable ones are {', '.join(writable)}."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs = dict(properties)
+        if "geometry" in data:
+            attrs[self.Meta.geo_field] = data["geometry"]
+        try:
+            return super(GeoFeatureModelSerializer, self).to_internal_value(attrs)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(self.api_field_names(error.detail)) from None
+
+    def api_field_names(self, detail):
+        """Return error detail with the model's geometry field called "geometry", as in the Feature."""
+        if isinstance(detail, dict) and self.Meta.geo_field in detail:
+            detail = {GEOMETRY if name == self.Meta.geo_field else name: value for name, value in detail.items()}
+        return detail
+
+
+class IncidentSerializer(FeatureSerializer):
+    """An incident: a GeoJSON Feature with a Point geometry."""
+
+    location = GeoJSONGeometryField("Point", validators=[validate_lon_lat])
     severity = SeverityField(required=False)
     status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
-    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reporter = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Who reported it; null for a public report."
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
         geo_field = "location"
+        list_serializer_class = FeatureListSerializer
         fields = (
             "id",
             "name",
@@ -49,19 +94,59 @@ class IncidentSerializer(GeoFeatureModelSerializer):
         """Return the path of the incident's detail page."""
         return f"/incidents/{incident.pk}/"
 
-    def validate_location(self, value: GEOSGeometry) -> GEOSGeometry:
-        return require_geometry_type(value, "Point")
+    def validate_status(self, value: str) -> str:
+        if self.instance is None and value != IncidentStatus.OPEN:
+            raise serializers.ValidationError("A new incident is always open.")
+        return value
 
 
-class AreaSerializer(GeoFeatureModelSerializer):
+class PublicReportSerializer(IncidentSerializer):
+    """An anonymous report: a GeoJSON Feature with a Point geometry. Only name, description and severity are
+    read from its properties; the incident is always open."""
+
+    status = serializers.ChoiceField(choices=IncidentStatus.choices, read_only=True)
+
+
+class AreaSerializer(FeatureSerializer):
+    """An area of interest: a GeoJSON Feature with a Polygon geometry. Open incidents inside it at or above its
+    threshold raise alerts."""
+
+    polygon = GeoJSONGeometryField("Polygon", validators=[validate_polygon])
     threshold = SeverityField(required=False)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Who drew it; null if that user is gone."
+    )
 
     class Meta:
         model = AreaOfInterest
         geo_field = "polygon"
+        list_serializer_class = FeatureListSerializer
         fields = ("id", "name", "threshold", "owner", "created_at", "updated_at")
         read_only_fields = ("id", "owner", "created_at", "updated_at")
 
-    def validate_polygon(self, value: GEOSGeometry) -> GEOSGeometry:
-        return require_geometry_type(value, "Polygon")
+
+class AlertSerializer(serializers.ModelSerializer):
+    """An alert as plain JSON: which incident met which area's rule, and its cleared/acknowledged state."""
+
+    incident_name = serializers.CharField(source="incident.name", read_only=True)
+    area_name = serializers.CharField(source="area.name", read_only=True)
+    severity = SeverityField(source="incident.severity", read_only=True, help_text="The incident's severity.")
+    acknowledged_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Who acknowledged it first, or null."
+    )
+
+    class Meta:
+        model = Alert
+        fields = (
+            "id",
+            "incident",
+            "incident_name",
+            "area",
+            "area_name",
+            "severity",
+            "created_at",
+            "cleared_at",
+            "acknowledged_at",
+            "acknowledged_by",
+        )
+        read_only_fields = fields

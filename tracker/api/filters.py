@@ -1,0 +1,241 @@
+"""Query-string filters for the list endpoints. Every parameter is validated: a malformed value is a 400 naming
+the parameter, never ignored and never passed on to the database."""
+
+import math
+from datetime import UTC
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from tracker import selectors
+from tracker.models import Alert, AreaOfInterest, Incident, IncidentStatus, Severity
+
+# Half the Earth's circumference: no two points are further apart.
+MAX_DISTANCE_M = 20_040_000
+MAX_SEARCH_LENGTH = 200
+MAX_ID = 2**63 - 1
+ORDERING_HELP = "Sort keys, comma-separated; prefix - for descending. Ties are broken by id."
+
+
+class NumbersField(forms.CharField):
+    """A comma-separated list of exactly `count` finite numbers; cleans to a tuple of floats."""
+
+    def __init__(self, count: int, **kwargs):
+        self.count = count
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        try:
+            numbers = tuple(float(part) for part in value.split(","))
+        except ValueError:
+            numbers = ()
+        if len(numbers) != self.count or not all(math.isfinite(n) for n in numbers):
+            raise forms.ValidationError(f"Expected {self.count} comma-separated numbers.", code="invalid")
+        return numbers
+
+
+def check_lon_lat(lon: float, lat: float) -> None:
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise forms.ValidationError(
+            "Longitude must be in [-180, 180] and latitude in [-90, 90].", code="out_of_range"
+        )
+
+
+class BBoxField(NumbersField):
+    """min_lon,min_lat,max_lon,max_lat in WGS 84 degrees, with min <= max."""
+
+    def __init__(self, **kwargs):
+        super().__init__(4, **kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if value is None:
+            return
+        min_lon, min_lat, max_lon, max_lat = value
+        check_lon_lat(min_lon, min_lat)
+        check_lon_lat(max_lon, max_lat)
+        if min_lon > max_lon or min_lat > max_lat:
+            raise forms.ValidationError(
+                "Expected min_lon,min_lat,max_lon,max_lat with min_lon <= max_lon and min_lat <= max_lat.",
+                code="invalid",
+            )
+
+
+class PointField(NumbersField):
+    """lon,lat in WGS 84 degrees."""
+
+    def __init__(self, **kwargs):
+        super().__init__(2, **kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None:
+            check_lon_lat(*value)
+
+
+COORDINATES_SCHEMA = {"type": "array", "items": {"type": "number"}}
+
+
+@extend_schema_field(
+    {**COORDINATES_SCHEMA, "minItems": 4, "maxItems": 4, "example": [-58.45, -34.65, -58.35, -34.55]}
+)
+class BBoxFilter(django_filters.Filter):
+    field_class = BBoxField
+
+
+@extend_schema_field({**COORDINATES_SCHEMA, "minItems": 2, "maxItems": 2, "example": [-58.3816, -34.6037]})
+class PointFilter(django_filters.Filter):
+    field_class = PointField
+
+
+@extend_schema_field(OpenApiTypes.INT64)
+class IdFilter(django_filters.Filter):
+    field_class = forms.IntegerField
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC here: PostgreSQL refuses UTC offsets beyond +-15:59 that
+    ISO 8601 allows, and a date at the edge of the calendar may not survive the conversion (a 400)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Date-time out of range.", code="invalid") from None
+
+
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class BooleanFilter(django_filters.TypedChoiceFilter):
+    """Exactly "true" or "false"; anything else is a 400 rather than silently ignored."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true", **kwargs)
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Orders by the requested fields, then by id, so pages never overlap or skip rows with equal keys."""
+
+    def filter(self, qs, value):
+        qs = super().filter(qs, value)
+        if value:
+            qs = qs.order_by(*qs.query.order_by, "-id")
+        return qs
+
+
+def severity_choices():
+    return [(label, label) for label in Severity.labels]
+
+
+class DistanceForm(forms.Form):
+    """`point` and `dist` come together."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if (cleaned.get("point") is None) != (cleaned.get("dist") is None) and not self.errors:
+            missing = "dist" if cleaned.get("dist") is None else "point"
+            self.add_error(missing, "`point` and `dist` must be given together.")
+        return cleaned
+
+
+class IncidentFilterSet(django_filters.FilterSet):
+    in_bbox = BBoxFilter(
+        method="filter_bbox",
+        help_text="Incidents inside min_lon,min_lat,max_lon,max_lat (WGS 84 degrees, edges included).",
+    )
+    point = PointFilter(method="filter_distance", help_text="Center lon,lat of a distance filter; needs `dist`.")
+    dist = django_filters.NumberFilter(
+        method="filter_distance",
+        min_value=0,
+        max_value=MAX_DISTANCE_M,
+        help_text="Radius in metres (on the WGS 84 spheroid) around `point`; needs `point`.",
+    )
+    severity = django_filters.MultipleChoiceFilter(
+        choices=severity_choices(), method="filter_severity", help_text="One or more severities (repeat the parameter)."
+    )
+    min_severity = django_filters.ChoiceFilter(
+        choices=severity_choices(), method="filter_min_severity", help_text="Severity at least this."
+    )
+    status = django_filters.ChoiceFilter(choices=IncidentStatus.choices)
+    created_after = DateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="Created at or after (ISO 8601)."
+    )
+    created_before = DateTimeFilter(
+        field_name="created_at", lookup_expr="lt", help_text="Created before (ISO 8601)."
+    )
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=MAX_SEARCH_LENGTH, help_text="Text in the name or description."
+    )
+    ordering = StableOrderingFilter(fields=("created_at", "severity", "name"), help_text=ORDERING_HELP)
+
+    class Meta:
+        model = Incident
+        fields = ()
+        form = DistanceForm
+
+    def filter_bbox(self, queryset, name, value):
+        return queryset.filter(location__coveredby=selectors.bbox(*value))
+
+    def filter_distance(self, queryset, name, value):
+        # Both parameters route here; apply the filter once, when the pair is complete.
+        point, dist = self.form.cleaned_data.get("point"), self.form.cleaned_data.get("dist")
+        if name != "point" or point is None or dist is None:
+            return queryset
+        return selectors.incidents_within(queryset, selectors.point(*point), float(dist))
+
+    def filter_severity(self, queryset, name, value: list[str]):
+        return queryset.filter(severity__in=[Severity.from_name(label) for label in value]) if value else queryset
+
+    def filter_min_severity(self, queryset, name, value: str):
+        return queryset.filter(severity__gte=Severity.from_name(value))
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
+
+
+class AreaFilterSet(django_filters.FilterSet):
+    in_bbox = BBoxFilter(
+        method="filter_bbox", help_text="Areas intersecting min_lon,min_lat,max_lon,max_lat (WGS 84 degrees)."
+    )
+    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains", max_length=MAX_SEARCH_LENGTH)
+    ordering = StableOrderingFilter(fields=("name", "created_at", "threshold"), help_text=ORDERING_HELP)
+
+    class Meta:
+        model = AreaOfInterest
+        fields = ()
+
+    def filter_bbox(self, queryset, name, value):
+        return queryset.filter(polygon__intersects=selectors.bbox(*value))
+
+
+class AlertFilterSet(django_filters.FilterSet):
+    acknowledged = BooleanFilter(method="filter_acknowledged", help_text="Acknowledged (true) or not (false).")
+    active = BooleanFilter(method="filter_active", help_text="Still active (true) or cleared (false).")
+    area = IdFilter(field_name="area_id", help_text="Alerts of this area id.")
+    incident = IdFilter(field_name="incident_id", help_text="Alerts of this incident id.")
+
+    class Meta:
+        model = Alert
+        fields = ()
+
+    def filter_acknowledged(self, queryset, name, value):
+        return queryset.filter(acknowledged_at__isnull=not value)
+
+    def filter_active(self, queryset, name, value):
+        return queryset.filter(cleared_at__isnull=value)
