@@ -3,7 +3,9 @@
 Delivery contract (see ARCHITECTURE.md): events arrive in id order, each once. On connect the socket joins
 the group *before* it reads the log, so nothing committed in between is lost; anything already sent is
 dropped by id; a gap in the live stream (a publish lost while Redis was away, or overtaken by a later one) is
-filled from the log, which is safe because event ids are gap-free and commit-ordered.
+filled from the log, which is safe because event ids are gap-free and commit-ordered. Events whose publish
+was lost with no later event to reveal the gap are delivered by the process's ticker (tracker.stream), which
+also sends the heartbeat.
 """
 
 import asyncio
@@ -15,7 +17,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from tracker import events, selectors
+from tracker import events, selectors, stream
+from tracker.security import RevocableSocketMixin
+from tracker.health import CLOSE_UNAVAILABLE, UNAVAILABLE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -35,24 +39,33 @@ def parse_after(query_string: bytes) -> int | None:
 
 
 @database_sync_to_async
-def replay_plan(after: int | None) -> tuple[int, list[dict] | None]:
-    """Return (last event id, envelopes to replay after `after`), or None for the envelopes when the client
-    must resync instead: its position was pruned from the log or is more than REPLAY_LIMIT events behind."""
-    last = selectors.last_event_id()
-    if after is None or after >= last:
-        return last, []
-    oldest = selectors.oldest_event_id()
-    if oldest is None or after < oldest - 1 or last - after > settings.TRACKER["REPLAY_LIMIT"]:
-        return last, None
-    return last, selectors.events_after(after, upto=last)
+def replay_plan(after: int | None) -> selectors.ReplayPlan:
+    return selectors.replay_plan(after, limit=settings.TRACKER["REPLAY_LIMIT"])
 
 
 fetch_events = database_sync_to_async(selectors.events_after)
 
 
-class NotificationsConsumer(AsyncWebsocketConsumer):
+class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
+    revoked_close_code = CLOSE_UNAUTHENTICATED
     last_sent: int = 0
-    heartbeat: asyncio.Task | None = None
+    accepted: bool = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Serialises sends between this socket's own handlers and the ticker's catch-up, so that ids go out
+        # in order and `last_sent` is never read between a send and its update.
+        self.delivery = asyncio.Lock()
+        self.last_send_at = asyncio.get_running_loop().time()
+
+    async def dispatch(self, message: dict) -> None:
+        try:
+            await super().dispatch(message)
+        except UNAVAILABLE_ERRORS as error:
+            if message["type"] == "websocket.disconnect":
+                raise
+            logger.warning("closing socket: service unavailable (%r)", error)
+            await self.close_unavailable()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -69,20 +82,37 @@ class NotificationsConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_BAD_REQUEST)
             return
         await self.channel_layer.group_add(events.GROUP, self.channel_name)
+        # Logging out, deactivation or a deleted token close this socket (tracker.security).
+        await self.join_revocation_groups()
         await self.accept()
-        last, replay = await replay_plan(after)
-        await self.send_json({"type": "hello", "last_event_id": last})
-        if replay is None:
-            await self.send_json({"type": "resync"})
-        else:
-            await self.send_envelopes(replay)
-        self.last_sent = last
-        self.heartbeat = asyncio.create_task(self.ping_while_idle())
+        async with self.delivery:
+            plan = await replay_plan(after)
+            await self.send_json({"type": "hello", "last_event_id": plan.last})
+            if plan.envelopes is None:
+                await self.send_json({"type": "resync"})
+            else:
+                await self.send_envelopes(plan.envelopes)
+            self.last_sent = plan.last
+        stream.register(self)
+
+    async def accept(self, subprotocol=None, headers=None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+
+    async def close_unavailable(self) -> None:
+        """Close with CLOSE_UNAVAILABLE: the client should retry with backoff and resume with ?after=N."""
+        if not self.accepted:
+            await self.accept()
+        await self.close(code=CLOSE_UNAVAILABLE)
 
     async def disconnect(self, code) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
-        await self.channel_layer.group_discard(events.GROUP, self.channel_name)
+        stream.unregister(self)
+        try:
+            await self.channel_layer.group_discard(events.GROUP, self.channel_name)
+            await self.leave_revocation_groups()
+        except UNAVAILABLE_ERRORS:
+            # The subscription died with the Redis connection; nothing is left to undo.
+            logger.info("could not leave the group while Redis is unavailable")
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         # The stream is server -> client; a client "pong" or anything else only proves it is alive.
@@ -91,12 +121,25 @@ class NotificationsConsumer(AsyncWebsocketConsumer):
     async def event_push(self, message: dict) -> None:
         """Handle a broadcast event: drop it if already sent, fill any gap before it from the log."""
         event_id = message["id"]
-        if event_id <= self.last_sent:
-            return
-        if event_id > self.last_sent + 1:
-            await self.send_envelopes(await fetch_events(self.last_sent, upto=event_id - 1))
-        await self.send(text_data=message["text"])
-        self.last_sent = event_id
+        async with self.delivery:
+            if event_id <= self.last_sent:
+                return
+            if event_id > self.last_sent + 1:
+                await self.send_envelopes(await fetch_events(self.last_sent, upto=event_id - 1))
+            await self.send(text_data=message["text"])
+            self.last_sent = event_id
+
+    async def catch_up(self, envelopes: list[dict]) -> None:
+        """Send the envelopes (consecutive ids, from the ticker) that this socket has not been sent yet."""
+        async with self.delivery:
+            await self.send_envelopes([e for e in envelopes if e["id"] > self.last_sent])
+
+    async def ping(self) -> None:
+        await self.send_json({"type": "ping"})
+
+    def idle_seconds(self) -> float:
+        """Return the seconds since this socket was last sent anything."""
+        return asyncio.get_running_loop().time() - self.last_send_at
 
     async def send_envelopes(self, envelopes: list[dict]) -> None:
         for envelope in envelopes:
@@ -106,9 +149,6 @@ class NotificationsConsumer(AsyncWebsocketConsumer):
     async def send_json(self, content: dict) -> None:
         await self.send(text_data=json.dumps(content))
 
-    async def ping_while_idle(self) -> None:
-        """Send {"type": "ping"} every HEARTBEAT_SECONDS so proxies keep the socket and dead peers surface."""
-        interval = settings.TRACKER["HEARTBEAT_SECONDS"]
-        while True:
-            await asyncio.sleep(interval)
-            await self.send_json({"type": "ping"})
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        await super().send(text_data, bytes_data, close)
+        self.last_send_at = asyncio.get_running_loop().time()

@@ -6,17 +6,23 @@ The broadcast carries the envelope already serialised to JSON text: it is encode
 per socket.
 """
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
+from tracker import selectors
 from tracker.api.serializers import AreaSerializer, IncidentSerializer
+from tracker.logs import log_event_pushed
 from tracker.models import Alert, AreaOfInterest, Event, EventOp, EventType, Incident
 
 logger = logging.getLogger(__name__)
@@ -74,7 +80,7 @@ def record(event_type: str, op: str, feature: dict, **extra) -> Event:
     Returns the saved Event. Must be called inside the transaction that makes the change it describes
     (it opens one if there is none), so the event exists if and only if the change does.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         event_id = _next_event_id()
         now = timezone.now()
         envelope = {"id": event_id, "type": event_type, "op": op, "at": now, "feature": feature, **extra}
@@ -99,15 +105,39 @@ def record_alerts(incident: Incident, alerts: Iterable[Alert], op: str) -> Event
     return record(EventType.ALERT, op, incident_feature(incident), alerts=[alert_summary(a) for a in alerts])
 
 
-def publish(event_id: int, text: str) -> None:
-    """Send an event's JSON text to every socket in the group; never raises.
+async def _group_send(message: dict) -> None:
+    # Bounded: the caller is a request that has already committed; a hung Redis must not hold it.
+    await asyncio.wait_for(
+        get_channel_layer().group_send(GROUP, message), settings.TRACKER["PUBLISH_TIMEOUT_SECONDS"]
+    )
 
-    A failed publish (Redis down) loses nothing: the event is in the log, and sockets fill the gap from it
-    when the next event or the catch-up watermark shows them one.
+
+def publish(event_id: int, text: str) -> None:
+    """Send an event's JSON text to every socket in the group, waiting at most PUBLISH_TIMEOUT_SECONDS;
+    never raises.
+
+    A failed publish (Redis down) loses nothing: the event is in the log, and sockets get it from there when
+    the next event shows them the gap or, at the latest, on their process's next catch-up tick
+    (tracker.stream).
     """
     try:
-        async_to_sync(get_channel_layer().group_send)(
-            GROUP, {"type": PUSH_MESSAGE_TYPE, "id": event_id, "text": text}
-        )
-    except Exception:
-        logger.exception("could not publish event %s; clients will replay it from the log", event_id)
+        async_to_sync(_group_send)({"type": PUSH_MESSAGE_TYPE, "id": event_id, "text": text})
+        log_event_pushed(event_id, GROUP)
+    except Exception as error:
+        # A warning, not a traceback per event: during a Redis outage every write lands here.
+        logger.warning("could not publish event %s (%r); sockets will get it from the log", event_id, error)
+
+
+def prune(before: datetime) -> int:
+    """Delete the events created before `before` and return how many were deleted.
+
+    Deletes a prefix of the log (every id up to the newest old-enough one), so what is left stays a gap-free
+    run of ids and a resume position is either fully replayable or older than the oldest event (resync).
+    The newest event is always kept, so `last_event_id` never goes back.
+    """
+    newest = selectors.last_event_id()
+    cutoff = Event.objects.filter(created_at__lt=before, id__lt=newest).aggregate(cutoff=Max("id"))["cutoff"]
+    if cutoff is None:
+        return 0
+    deleted, _ = Event.objects.filter(id__lte=cutoff).delete()
+    return deleted
