@@ -1,0 +1,112 @@
+"""Structured operational logs: one line per HTTP request and one per pushed event.
+
+With LOG_FORMAT=json (the production default, see settings.LOGGING) each line is one JSON object carrying
+the fields passed as `extra`; in development the same records read as plain text.
+"""
+
+import logging
+from functools import cache
+from time import perf_counter
+
+import redis
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.utils.functional import empty
+
+request_logger = logging.getLogger("tracker.request")
+event_logger = logging.getLogger("tracker.push")
+
+
+def _user_id(request) -> int | None:
+    """Return the id of the request's authenticated user if authentication already ran, else None.
+
+    Never triggers the session/user lookup itself: a request that did not need its user (a static file,
+    the public report page) costs no extra queries for being logged. DRF views copy the user they
+    authenticate (session or token) onto the Django request, so API requests are attributed too.
+    """
+    user = getattr(request, "user", None)
+    if user is None or getattr(user, "_wrapped", None) is empty:
+        return None
+    return user.pk if user.is_authenticated else None
+
+
+def log_request(request, response, started: float) -> None:
+    """Write the request's log line: method, path, status, duration_ms, user_id, client address."""
+    duration_ms = round((perf_counter() - started) * 1000, 1)
+    request_logger.info(
+        "%s %s %s %sms",
+        request.method,
+        request.path,
+        response.status_code,
+        duration_ms,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": duration_ms,
+            "user_id": _user_id(request),
+            "client": request.META.get("REMOTE_ADDR"),
+        },
+    )
+
+
+class RequestLogMiddleware:
+    """Logs one line per request. Outermost in MIDDLEWARE, so the duration covers the whole stack and
+    every response is seen: Django turns inner exceptions into 500 responses before they get here."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        started = perf_counter()
+        response = self.get_response(request)
+        log_request(request, response, started)
+        return response
+
+    async def __acall__(self, request):
+        started = perf_counter()
+        response = await self.get_response(request)
+        log_request(request, response, started)
+        return response
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5)
+
+
+def group_subscribers(group: str) -> int | None:
+    """Return how many server processes are subscribed to the channel-layer `group`, None if unknown.
+
+    With RedisPubSubChannelLayer a group is one Redis pub/sub channel and each server process subscribes
+    to it once, then fans a message out to its own sockets in memory; so this is the number of processes
+    a group_send reaches (what PUBLISH answered). Other layer backends, or Redis being away: None.
+    """
+    layer = settings.CHANNEL_LAYERS["default"]
+    if not layer["BACKEND"].endswith("RedisPubSubChannelLayer"):
+        return None
+    channel = f"{layer['CONFIG'].get('prefix', 'asgi')}__group__{group}"
+    try:
+        return dict(_redis().pubsub_numsub(channel)).get(channel.encode(), 0)
+    except redis.RedisError:
+        return None
+
+
+def log_event_pushed(event_id: int, group: str) -> None:
+    """Write the log line of one broadcast event: its id, the group, and the recipients count (server
+    processes subscribed to the group, see group_subscribers)."""
+    recipients = group_subscribers(group)
+    event_logger.info(
+        "event %s pushed to %s (%s recipients)",
+        event_id,
+        group,
+        recipients,
+        extra={"event_id": event_id, "group": group, "recipients": recipients},
+    )
