@@ -23,9 +23,9 @@ export class ApiError extends Error {
 }
 
 /**
- * Normalises a DRF error body. DRF sends {"field": ["msg", ...]}, {"detail": "msg"} or, for
- * nested serializers such as GeoJSON properties, {"properties": {"name": ["msg"]}}; nested
- * fields are flattened so a form can find them by input name.
+ * Normalises the API's error body, {"detail", "code", "errors": {"properties.name": ["msg"], ...}}:
+ * field paths are reduced to their last segment so a form finds them by input name, and the
+ * general `detail` is used only when no field is named.
  *
  * @param {unknown} body parsed JSON error body (anything else yields a generic message)
  * @param {number} status
@@ -33,16 +33,16 @@ export class ApiError extends Error {
  */
 export function fieldErrors(body, status) {
   const fields = {};
-  const add = (key, value) => {
-    if (value && typeof value === 'object' && !Array.isArray(value)) {
-      for (const [nested, nestedValue] of Object.entries(value)) add(nested, nestedValue);
-    } else {
-      const field = GENERAL_KEYS.has(key) ? 'detail' : key;
-      fields[field] = [...(fields[field] ?? []), ...[value].flat().map(String)];
-    }
+  const add = (key, messages) => {
+    const field = GENERAL_KEYS.has(key) ? 'detail' : key;
+    fields[field] = [...(fields[field] ?? []), ...[messages].flat().map(String)];
   };
-  if (Array.isArray(body) || typeof body === 'string') add('detail', body);
-  else if (body && typeof body === 'object') for (const [key, value] of Object.entries(body)) add(key, value);
+  const errors = body && typeof body === 'object' ? body.errors : undefined;
+  if (errors && typeof errors === 'object') {
+    for (const [path, messages] of Object.entries(errors)) add(path.split('.').pop(), messages);
+  } else if (body && typeof body === 'object' && body.detail) {
+    add('detail', body.detail);
+  }
   if (Object.keys(fields).length === 0) fields.detail = [defaultMessage(status)];
   return fields;
 }

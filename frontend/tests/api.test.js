@@ -48,7 +48,7 @@ describe('createApi', () => {
   });
 
   it('turns a 400 into an ApiError naming the fields', async () => {
-    const api = createApi({ base: '/api/v1/', fetchImpl: fakeFetch([400, { geometry: ['Invalid polygon.'], name: ['Required.'] }]) });
+    const api = createApi({ base: '/api/v1/', fetchImpl: fakeFetch([400, { detail: 'Invalid input.', code: 'invalid', errors: { geometry: ['Invalid polygon.'], 'properties.name': ['Required.'] } }]) });
     const error = await api.post('areas/', {}).catch((e) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect(error.status).toBe(400);
@@ -75,12 +75,14 @@ describe('createApi', () => {
 });
 
 describe('helpers', () => {
-  it('flattens nested DRF errors and maps general keys to detail', () => {
-    expect(fieldErrors({ properties: { name: ['Too long.'] }, non_field_errors: ['Nope.'] }, 400)).toEqual({
-      name: ['Too long.'],
-      detail: ['Nope.'],
-    });
-    expect(fieldErrors(['Bad.'], 400)).toEqual({ detail: ['Bad.'] });
+  it('maps the API error body to input names, general messages to detail', () => {
+    const body = {
+      detail: 'Invalid input.',
+      code: 'invalid',
+      errors: { 'properties.name': ['Too long.'], geometry: ['Expected a Point.'], non_field_errors: ['Nope.'] },
+    };
+    expect(fieldErrors(body, 400)).toEqual({ name: ['Too long.'], geometry: ['Expected a Point.'], detail: ['Nope.'] });
+    expect(fieldErrors({ detail: 'Not found.', code: 'not_found' }, 404)).toEqual({ detail: ['Not found.'] });
     expect(fieldErrors(null, 429).detail[0]).toMatch(/Too many requests/);
   });
 
