@@ -46,10 +46,11 @@ apt_install() {
 
 install_system_packages() {
     # GeoDjango loads GDAL, GEOS and PROJ through ctypes (binutils lets it find them); Chromium runs the
-    # browser tests; Node builds the frontend.
+    # browser tests; Node builds the frontend; nginx is the production front (deploy/nginx/tracker.conf),
+    # which tests/test_multiprocess.py runs with a throw-away certificate made by openssl.
     apt_install ca-certificates gdal-bin libgdal-dev libgeos-dev libproj-dev binutils \
         python3-venv python3-dev build-essential \
-        postgresql postgresql-contrib redis-server redis-tools chromium fonts-dejavu-core
+        postgresql postgresql-contrib redis-server redis-tools chromium fonts-dejavu-core nginx-light openssl
     # A Node.js from elsewhere (nodesource ships npm inside its nodejs) must not be replaced by Debian's.
     command -v npm >/dev/null || apt_install nodejs npm
     local pg_major

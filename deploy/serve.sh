@@ -4,9 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 server=${1:-daphne} host=${2:-127.0.0.1} port=${3:-8000}
+# Protocol-level WebSocket pings: a peer that does not answer one within the timeout (frozen laptop, dead NAT
+# entry) is dropped, so its socket does not linger. The app's own {"type":"ping"} frames
+# (TRACKER_HEARTBEAT_SECONDS) keep idle sockets alive through proxies.
+ping_interval=${TRACKER_WS_PING_INTERVAL:-30} ping_timeout=${TRACKER_WS_PING_TIMEOUT:-30}
 case "$server" in
-    daphne) exec .venv/bin/daphne -b "$host" -p "$port" --proxy-headers tracker_project.asgi:application ;;
+    daphne) exec .venv/bin/daphne -b "$host" -p "$port" --proxy-headers \
+        --ping-interval "$ping_interval" --ping-timeout "$ping_timeout" tracker_project.asgi:application ;;
     uvicorn) exec .venv/bin/uvicorn --host "$host" --port "$port" --proxy-headers --no-access-log \
-        tracker_project.asgi:application ;;
+        --ws-ping-interval "$ping_interval" --ws-ping-timeout "$ping_timeout" tracker_project.asgi:application ;;
     *) echo "unknown server $server (daphne or uvicorn)" >&2; exit 2 ;;
 esac

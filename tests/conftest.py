@@ -37,6 +37,17 @@ def _fresh_channel_layers():
     channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counters (login, DRF throttles) start from zero in every test: delete this run's keys."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 class Socket:
     """A WebSocket client on the real ASGI application (origin check, auth middleware, consumer)."""
 
@@ -94,6 +105,24 @@ async def sockets():
     yield _open
     for socket in opened:
         await socket.close()
+
+
+@pytest.fixture
+def servers():
+    """Start real ASGI server processes with `servers(n, redis_url=..., **env)` (see tests/servers.py); they
+    are stopped after the test."""
+    from tests.servers import AsgiServer, start_all
+
+    started = []
+
+    def _start(count: int, **kwargs):
+        new = [AsgiServer(**kwargs) for _ in range(count)]
+        started.extend(new)
+        return start_all(*new)
+
+    yield _start
+    for server in started:
+        server.stop()
 
 
 def session_cookie(client, user) -> str:

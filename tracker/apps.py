@@ -6,6 +6,7 @@ class TrackerConfig(AppConfig):
     name = "tracker"
 
     def ready(self) -> None:
-        from tracker import signals
+        from tracker import security, signals
 
         signals.connect()
+        security.connect()

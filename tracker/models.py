@@ -90,11 +90,12 @@ class LiveModel(models.Model):
 
     def save(self, *args, **kwargs):
         self.full_clean()
-        with transaction.atomic():
+        # No savepoint: like Django's own save_base, a failure here dooms the enclosing transaction anyway.
+        with transaction.atomic(savepoint=False):
             super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             return super().delete(*args, **kwargs)
 
 

@@ -1,9 +1,16 @@
 """Reads. Spatial predicates run in PostGIS on GiST-indexed columns, never in Python."""
 
-from django.contrib.gis.geos import Point, Polygon
-from django.db.models import Max, Min, QuerySet
+from typing import NamedTuple
 
-from tracker.models import AreaOfInterest, Event, Incident, IncidentStatus
+import math
+
+from django.contrib.gis.db.models import PointField
+from django.contrib.gis.geos import Point, Polygon
+from django.contrib.gis.measure import D
+from django.db.models import Max, Min, Q, QuerySet
+from django.db.models.functions import Cast
+
+from tracker.models import Alert, AreaOfInterest, Event, Incident, IncidentStatus
 
 
 def areas_alerting_for(incident: Incident) -> QuerySet[AreaOfInterest]:
@@ -26,11 +33,64 @@ def incidents_in_area(area: AreaOfInterest) -> QuerySet[Incident]:
     return Incident.objects.filter(location__coveredby=area.polygon)
 
 
-def incidents_in_bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> QuerySet[Incident]:
-    """Return the incidents whose point lies in the lon/lat box (edges included)."""
+def incidents_listed(*, status: str | None = None, severity: int | None = None, search: str = "") -> QuerySet[Incident]:
+    """Return the incidents newest first, with their reporters: only those in `status` and at `severity` when
+    given, and whose name or description contains `search` (case-insensitive) when it is not empty."""
+    queryset = Incident.objects.select_related("reporter").order_by("-created_at", "-id")
+    if status:
+        queryset = queryset.filter(status=status)
+    if severity is not None:
+        queryset = queryset.filter(severity=severity)
+    if search:
+        queryset = queryset.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    return queryset
+
+
+def areas_covering(location: Point) -> QuerySet[AreaOfInterest]:
+    """Return the areas, by name, whose polygon contains the point or has it on its boundary, in any state."""
+    return AreaOfInterest.objects.filter(polygon__covers=location)
+
+
+def alerts_of(incident: Incident) -> QuerySet[Alert]:
+    """Return the incident's alerts, active and cleared, newest first, with their areas and acknowledgers."""
+    return incident.alerts.select_related("area", "acknowledged_by").order_by("-created_at", "-id")
+
+
+def bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> Polygon:
+    """Return the WGS 84 lon/lat rectangle with those corners."""
     box = Polygon.from_bbox((min_lon, min_lat, max_lon, max_lat))
     box.srid = 4326
-    return Incident.objects.filter(location__coveredby=box)
+    return box
+
+
+def incidents_in_bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> QuerySet[Incident]:
+    """Return the incidents whose point lies in the lon/lat box (edges included)."""
+    return Incident.objects.filter(location__coveredby=bbox(min_lon, min_lat, max_lon, max_lat))
+
+
+# The smallest radius of curvature of the WGS 84 ellipsoid (meridional, at the equator), in metres: an arc of
+# d metres spans at most d / this radians anywhere, so boxes derived from it contain the true circle.
+_MIN_EARTH_RADIUS_M = 6_335_000
+
+
+def incidents_within(queryset: QuerySet[Incident], center: Point, metres: float) -> QuerySet[Incident]:
+    """Return the incidents of `queryset` within `metres` of `center` (a WGS 84 point), measured on the
+    spheroid: ST_DWithin on geography, so the distance is in metres at every latitude, not in degrees.
+
+    A lon/lat box around the circle is applied first so the GiST index on the geometry column does the coarse
+    cut (the geography cast cannot use it); it is skipped when the circle reaches a pole or the antimeridian.
+    """
+    queryset = queryset.alias(_geography=Cast("location", PointField(geography=True, srid=4326)))
+    queryset = queryset.filter(_geography__dwithin=(center, D(m=metres)))
+    angle = metres / _MIN_EARTH_RADIUS_M
+    lat = math.radians(center.y)
+    if angle >= math.pi / 2 - abs(lat):
+        return queryset
+    dlat = math.degrees(angle)
+    dlon = math.degrees(math.asin(math.sin(angle) / math.cos(lat)))
+    if center.x - dlon < -180 or center.x + dlon > 180:
+        return queryset
+    return queryset.filter(location__coveredby=bbox(center.x - dlon, center.y - dlat, center.x + dlon, center.y + dlat))
 
 
 def last_event_id() -> int:
@@ -41,6 +101,28 @@ def last_event_id() -> int:
 def oldest_event_id() -> int | None:
     """Return the id of the oldest event still in the log, None when the log is empty."""
     return Event.objects.aggregate(first=Min("id"))["first"]
+
+
+class ReplayPlan(NamedTuple):
+    """What a socket resuming after an event id is sent before the live stream: `last` is the newest event id;
+    `envelopes` the events after its position up to `last`, or None when it must resync over REST instead."""
+
+    last: int
+    envelopes: list[dict] | None
+
+
+def replay_plan(after: int | None, *, limit: int) -> ReplayPlan:
+    """Return the replay for a socket that saw every event up to `after` (None: a fresh client, nothing to
+    replay). Its envelopes are None (resync) when `after` was pruned from the log, is more than `limit`
+    events behind (one far-behind client must not make the server stream the whole log) or is ahead of the
+    log (the client's state comes from another history, e.g. a database restored from a backup)."""
+    last = last_event_id()
+    if after is None or after == last:
+        return ReplayPlan(last, [])
+    oldest = oldest_event_id()
+    if oldest is None or after > last or after < oldest - 1 or last - after > limit:
+        return ReplayPlan(last, None)
+    return ReplayPlan(last, events_after(after, upto=last))
 
 
 def events_after(after: int, *, upto: int | None = None, limit: int | None = None) -> list[dict]:

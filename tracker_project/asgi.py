@@ -11,11 +11,16 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from tracker.auth import BrowserOriginValidator, TokenOrSessionAuthMiddlewareStack  # noqa: E402
+from tracker.health import UnavailableGuard  # noqa: E402
 from tracker.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": BrowserOriginValidator(TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The guard is outermost so that a database or Redis outage during authentication closes the socket
+        # with 4503 (retry later) instead of an opaque error.
+        "websocket": UnavailableGuard(
+            BrowserOriginValidator(TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

@@ -1,14 +1,17 @@
 """Django settings for Tracker.
 
 Everything that differs between a laptop, CI and production comes from the environment, with safe local
-defaults so that `make run` works on a fresh machine. Production mode (`DJANGO_DEBUG` unset or false and
-`TRACKER_ENV=production`) refuses to start without an explicit SECRET_KEY and ALLOWED_HOSTS.
+defaults so that `make run` works on a fresh machine. DEBUG is off unless DJANGO_DEBUG=1. Production mode
+(`TRACKER_ENV=production`) refuses to start without an explicit SECRET_KEY and ALLOWED_HOSTS, and adds HTTPS
+only, secure cookies, HSTS and JSON logs.
 """
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,7 +31,9 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 PRODUCTION = os.environ.get("TRACKER_ENV", "development") == "production"
-DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
+# Off unless asked for, in development too: debug pages show settings and source, and DEBUG keeps every SQL
+# query in memory.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
 if PRODUCTION:
     missing = [name for name in ("SECRET_KEY", "ALLOWED_HOSTS") if not os.environ.get(name)]
@@ -41,6 +46,31 @@ else:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# Security headers and cookies. Everywhere: no MIME sniffing, no framing, no referrer to other origins,
+# session cookie out of reach of scripts. In production (TLS terminates at nginx, which sets
+# X-Forwarded-Proto): HTTPS only, secure cookies, HSTS. `manage.py check --deploy` passes with these.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# Failed sign-ins allowed per client address and window (django-ratelimit syntax); beyond it, 429 until the
+# window ends (tracker.security.LoginRateLimitMiddleware). Behind nginx the ASGI server's --proxy-headers
+# makes REMOTE_ADDR the client's address.
+LOGIN_FAILURE_RATE = os.environ.get("TRACKER_LOGIN_FAILURE_RATE", "10/5m")
+if PRODUCTION:
+    # Trusted only because nginx overwrites the header; set TRACKER_TLS_PROXY=0 when nothing does.
+    if env_bool("TRACKER_TLS_PROXY", True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Paths (regexes, no leading slash) still answered over plain HTTP: the health check probes the ASGI
+    # processes directly, not through nginx.
+    SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", r"^healthz$")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
 INSTALLED_APPS = [
     "daphne",
@@ -63,14 +93,21 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "tracker.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Under /api/: JSON errors from every layer below, and 413 for a body over the limit before it is read.
+    "tracker.api.middleware.ApiErrorsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tracker.security.LoginRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # PostgreSQL unreachable: 503 (JSON for the API) instead of a 500.
+    "tracker.health.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "tracker_project.urls"
@@ -101,8 +138,22 @@ DATABASES = {
 }
 # A request must not hang for minutes when PostgreSQL is unreachable: fail fast and answer 503.
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+# With DB_CONN_MAX_AGE > 0, a connection broken by a database restart is detected and replaced at the start
+# of the next request instead of failing it. (0, the default, opens one per request: the advice for ASGI.)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Shared by every server process, so rate limits (login, DRF throttles) hold across all of them. A Redis
+# outage lapses the limits instead of failing the requests (tracker.cache).
+CACHES = {
+    "default": {
+        "BACKEND": "tracker.cache.FailOpenRedisCache",
+        "LOCATION": os.environ.get("CACHE_URL", REDIS_URL),
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "tracker"),
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+}
 
 # RedisPubSubChannelLayer: a group_send is one PUBLISH that each server process receives once and fans out
 # in memory, where RedisChannelLayer writes one copy of the message per socket into Redis. Pub/sub delivers
@@ -111,7 +162,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"),
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # Bounded connects: a write's publish and a socket's subscription fail fast while Redis is away
+            # (the event log covers the gap) instead of hanging.
+            "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2, "socket_keepalive": True}],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "tracker"),
         },
     }
@@ -130,14 +183,15 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # The Vite build (frontend/dist) is collected like any app's static files and hashed by the storage below.
 STATICFILES_DIRS = [BASE_DIR / "frontend" / "dist"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            # WhiteNoise's hashed names and compression, with the frontend's module imports rewritten too.
+            "tracker.storage.StaticFilesStorage"
             if not DEBUG
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
@@ -150,12 +204,23 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 REST_FRAMEWORK = {
+    # Token first: the first authenticator's WWW-Authenticate header is what makes DRF answer a request
+    # without credentials 401 rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON in and out only (GeoJSON is JSON): no browsable-API HTML, no form bodies.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.JSONParser", "tracker.api.parsers.GeoJSONParser"],
+    "EXCEPTION_HANDLER": "tracker.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "tracker.api.schema.AutoSchema",
+    # Public report endpoint (tracker.api.throttling): reports per client address, "N/second|minute|hour|day".
+    "DEFAULT_THROTTLE_RATES": {"report": os.environ.get("TRACKER_REPORT_RATE", "10/hour")},
+    # The client address is REMOTE_ADDR, which the ASGI server's --proxy-headers sets from nginx's
+    # X-Forwarded-For; a client-sent X-Forwarded-For is never trusted directly.
+    "NUM_PROXIES": int(os.environ.get("TRACKER_NUM_PROXIES", "0")),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -165,6 +230,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Separate request and response components: a request Feature has no id and no read-only properties.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # One named enum per choice set (severity and threshold share one; the GeoJSON "type" members differ).
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "tracker.api.fields.SEVERITY_NAMES",
+        "EventTypeEnum": "tracker.models.EventType",
+        "FeatureTypeEnum": ["Feature"],
+        "FeatureCollectionTypeEnum": ["FeatureCollection"],
+    },
+    # Tags and operation ids from the resource ("incidents_list"), not the version prefix.
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 TRACKER = {
@@ -174,12 +251,30 @@ TRACKER = {
     "REPLAY_LIMIT": int(os.environ.get("TRACKER_REPLAY_LIMIT", "5000")),
     # Seconds between server pings on an idle socket.
     "HEARTBEAT_SECONDS": float(os.environ.get("TRACKER_HEARTBEAT_SECONDS", "30")),
+    # Seconds between a server process's catch-up ticks (tracker.stream): one indexed MAX(id) query per process
+    # per tick; an event whose publish was lost (Redis down) reaches the sockets within two ticks.
+    "CATCHUP_SECONDS": float(os.environ.get("TRACKER_CATCHUP_SECONDS", "1")),
+    # Longest a committed write waits for its broadcast before leaving it to the catch-up.
+    "PUBLISH_TIMEOUT_SECONDS": float(os.environ.get("TRACKER_PUBLISH_TIMEOUT_SECONDS", "2")),
+    # Per-check bound of /healthz (database and Redis are checked concurrently).
+    "HEALTH_TIMEOUT_SECONDS": float(os.environ.get("TRACKER_HEALTH_TIMEOUT_SECONDS", "2")),
 }
 
+# Production logs are one JSON object per line (requests: tracker.logs.RequestLogMiddleware; pushed events:
+# tracker.logs.log_event_pushed); development keeps readable lines. LOG_FORMAT=json|plain overrides.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if PRODUCTION else "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
@@ -192,6 +287,27 @@ LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (MAP_CENTER[1], MAP_CENTER[0]),
     "DEFAULT_ZOOM": MAP_ZOOM,
     "TILES": [("Map", TILE_URL, {"attribution": TILE_ATTRIBUTION})],
+}
+
+# Content Security Policy (django-csp): no inline script anywhere; the admin's map widget (django-leaflet)
+# marks its inline set-up script with the per-response nonce, which the header carries only when a page used
+# it. Map tiles load from TILE_URL's origin ("{s}" subdomains become a wildcard). 'self' in connect-src also
+# covers ws:/wss: to the same host (CSP Level 3), so the live socket needs no extra source.
+_tile_origin = urlsplit(TILE_URL)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"]
+        + ([f"{_tile_origin.scheme}://{_tile_origin.netloc.replace('{s}', '*')}"] if _tile_origin.netloc else []),
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
 }
 
 SILENCED_SYSTEM_CHECKS = [
