@@ -5,6 +5,8 @@ PORT ?= 8000
 # ASGI server: uvicorn or daphne (see README, "Choices").
 SERVER ?= daphne
 PY := .venv/bin/python
+# provision.sh may put a Node.js into .venv/bin (when the machine's is too old); it must win there too.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 .PHONY: setup run test test-python test-frontend bench clean
 

