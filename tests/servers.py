@@ -39,9 +39,9 @@ FAST_SERVER_ENV = {
 }
 
 
-def free_port() -> int:
-    """Return a port of this suite's range that nothing listens on and this process has not handed out."""
-    for port in PORTS:
+def free_port(ports: range = PORTS) -> int:
+    """Return a port of `ports` that nothing listens on and this process has not handed out."""
+    for port in ports:
         if port in _handed_out:
             continue
         with socket.socket() as probe:
@@ -52,7 +52,7 @@ def free_port() -> int:
                 continue
         _handed_out.add(port)
         return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
@@ -128,8 +128,16 @@ class RedisServer:
 class AsgiServer:
     """One ASGI server process started like production (deploy/serve.sh) on a port of this suite's range."""
 
-    def __init__(self, *, redis_url: str, database_port: int | None = None, server: str = "daphne", **env: str):
-        self.port = free_port()
+    def __init__(
+        self,
+        *,
+        redis_url: str,
+        database_port: int | None = None,
+        server: str = "daphne",
+        ports: range = PORTS,
+        **env: str,
+    ):
+        self.port = free_port(ports)
         self.base = f"127.0.0.1:{self.port}"
         self.server = server
         self.env = {

@@ -10,7 +10,6 @@ the app must work without tiles anyway.
 import time
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
-from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -18,7 +17,6 @@ from django.test import Client
 from playwright.sync_api import sync_playwright
 from rest_framework.authtoken.models import Token
 
-from tests import servers
 from tests.servers import ROOT, AsgiServer, http
 
 # This suite's ports (other process tests use 18150-18199).
@@ -42,9 +40,9 @@ class Server(AsgiServer):
     """An ASGI server process on a port of this suite's range, with tiles pointing at a path that does not exist."""
 
     def __init__(self):
-        # AsgiServer takes its port from tests.servers.PORTS, the other process tests' range.
-        with mock.patch.object(servers, "PORTS", E2E_PORTS):
-            super().__init__(redis_url=settings.REDIS_URL, TRACKER_TILE_URL="/tiles-unavailable/{z}/{x}/{y}.png")
+        super().__init__(
+            redis_url=settings.REDIS_URL, ports=E2E_PORTS, TRACKER_TILE_URL="/tiles-unavailable/{z}/{x}/{y}.png"
+        )
 
     @property
     def url(self) -> str:
