@@ -1,11 +1,11 @@
 """The live stream: one NotificationsConsumer per authenticated WebSocket.
 
 Delivery contract (see ARCHITECTURE.md): events arrive in id order, each once. On connect the socket joins
-the group *before* it reads the log, so nothing committed in between is lost; anything already sent is
-dropped by id; a gap in the live stream (a publish lost while Redis was away, or overtaken by a later one) is
-filled from the log, which is safe because event ids are gap-free and commit-ordered. Events whose publish
-was lost with no later event to reveal the gap are delivered by the process's ticker (tracker.stream), which
-also sends the heartbeat.
+the live stream (the process's group subscription, tracker.stream) *before* it reads the log, so nothing
+committed in between is lost; anything already sent is dropped by id; a gap in the live stream (a publish
+lost while Redis was away, or overtaken by a later one) is filled from the log, which is safe because event
+ids are gap-free and commit-ordered. Events whose publish was lost with no later event to reveal the gap are
+delivered by the process's ticker (tracker.stream), which also sends the heartbeat.
 """
 
 import asyncio
@@ -50,12 +50,15 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
     revoked_close_code = CLOSE_UNAUTHENTICATED
     last_sent: int = 0
     accepted: bool = False
+    streaming: bool = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Serialises sends between this socket's own handlers and the ticker's catch-up, so that ids go out
+        # Serialises sends between the replay, the live pushes and the ticker's catch-up, so that ids go out
         # in order and `last_sent` is never read between a send and its update.
         self.delivery = asyncio.Lock()
+        # Pushes that had to wait (a gap to fill, or a replay in progress); kept so they are not collected.
+        self.pending: set[asyncio.Task] = set()
         self.last_send_at = asyncio.get_running_loop().time()
 
     async def dispatch(self, message: dict) -> None:
@@ -81,10 +84,12 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        await self.channel_layer.group_add(events.GROUP, self.channel_name)
         # Logging out, deactivation or a deleted token close this socket (tracker.security).
         await self.join_revocation_groups()
+        await stream.subscribe()
         await self.accept()
+        # Registered and locked with no await in between: every push from here on waits for the replay.
+        stream.register(self)
         async with self.delivery:
             plan = await replay_plan(after)
             await self.send_json({"type": "hello", "last_event_id": plan.last})
@@ -93,7 +98,7 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
             else:
                 await self.send_envelopes(plan.envelopes)
             self.last_sent = plan.last
-        stream.register(self)
+            self.streaming = True
 
     async def accept(self, subprotocol=None, headers=None) -> None:
         await super().accept(subprotocol, headers)
@@ -107,8 +112,9 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
 
     async def disconnect(self, code) -> None:
         stream.unregister(self)
+        for task in self.pending:
+            task.cancel()
         try:
-            await self.channel_layer.group_discard(events.GROUP, self.channel_name)
             await self.leave_revocation_groups()
         except UNAVAILABLE_ERRORS:
             # The subscription died with the Redis connection; nothing is left to undo.
@@ -118,16 +124,37 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
         # The stream is server -> client; a client "pong" or anything else only proves it is alive.
         pass
 
-    async def event_push(self, message: dict) -> None:
-        """Handle a broadcast event: drop it if already sent, fill any gap before it from the log."""
-        event_id = message["id"]
-        async with self.delivery:
-            if event_id <= self.last_sent:
-                return
-            if event_id > self.last_sent + 1:
-                await self.send_envelopes(await fetch_events(self.last_sent, upto=event_id - 1))
-            await self.send(text_data=message["text"])
-            self.last_sent = event_id
+    async def push(self, event_id: int, text: str) -> None:
+        """Take a live event from the process's fan-out (tracker.stream) without making the fan-out wait.
+
+        The common case, the next id with nothing else sending, is sent at once (an uncontended lock is
+        taken without yielding, and an ASGI send only encodes and writes to the transport). Anything else (a
+        replay or catch-up in progress, a gap to fill from the log) goes to a task that takes its turn.
+        """
+        if event_id <= self.last_sent:
+            return
+        if event_id == self.last_sent + 1 and not self.delivery.locked():
+            async with self.delivery:
+                await self.send(text_data=text)
+                self.last_sent = event_id
+            return
+        task = asyncio.ensure_future(self.push_in_turn(event_id, text))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def push_in_turn(self, event_id: int, text: str) -> None:
+        """Send a live event after any gap before it, in id order with the replay and catch-up."""
+        try:
+            async with self.delivery:
+                if event_id <= self.last_sent:
+                    return
+                if event_id > self.last_sent + 1:
+                    await self.send_envelopes(await fetch_events(self.last_sent, upto=event_id - 1))
+                await self.send(text_data=text)
+                self.last_sent = event_id
+        except UNAVAILABLE_ERRORS as error:
+            logger.warning("closing socket: service unavailable (%r)", error)
+            await self.close_unavailable()
 
     async def catch_up(self, envelopes: list[dict]) -> None:
         """Send the envelopes (consecutive ids, from the ticker) that this socket has not been sent yet."""

@@ -1,6 +1,13 @@
-"""The process-wide side of the live stream: one ticker per server process (per event loop) for all its sockets.
+"""The process-wide side of the live stream: one subscription and one ticker per server process (per event
+loop) for all its sockets.
 
-Every TRACKER["CATCHUP_SECONDS"] the ticker reads the newest event id (one indexed MAX query per process, not
+Fan-out: the process subscribes to the `notifications` group once, with one channel of its own, and hands each
+event's ready JSON text to every local socket directly. Subscribing every socket instead would cost, per event
+and per socket, a channel-layer message to decode and a consumer dispatch, which Channels opens with a
+database-connection check on the sync thread (`aclose_old_connections`): at 1,000 sockets that is 1,000 thread
+hops per event, queued behind the HTTP requests (measured in bench/).
+
+The ticker, every TRACKER["CATCHUP_SECONDS"], reads the newest event id (one indexed MAX query per process, not
 one per socket) and:
 
 - catches up the sockets that are still behind the id it read on the *previous* tick. The live stream had a
@@ -13,19 +20,23 @@ one per socket) and:
 - closes every socket with CLOSE_UNAVAILABLE once the database has been unreachable for two ticks in a row:
   the clients reconnect (through the load balancer, perhaps to a healthy process) and resume with ?after=N.
 
-The ticker starts with the first socket of its event loop and stops when the last one leaves. Per-socket work
-runs in a task of its own, at most one at a time per socket, so one slow client cannot stall the others.
+Both start with the first socket of their event loop and stop when the last one leaves. Per-socket work
+that may wait (a database read) runs in a task of its own, so one slow socket cannot stall the others.
 """
+
 
 import asyncio
 import logging
 import weakref
 from typing import Protocol
 
+import redis.exceptions
+
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 
-from tracker import selectors
+from tracker import events, selectors
 from tracker.health import CLOSE_UNAVAILABLE, DATABASE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -37,10 +48,18 @@ last_event_id = database_sync_to_async(selectors.last_event_id)
 fetch_events = database_sync_to_async(selectors.events_after)
 
 
+# Seconds between attempts to (re)subscribe the process to the group after a channel-layer failure.
+RESUBSCRIBE_SECONDS = 1.0
+
+
 class LiveSocket(Protocol):
-    """What the ticker needs of a socket (NotificationsConsumer)."""
+    """What the fan-out and the ticker need of a socket (NotificationsConsumer)."""
 
     last_sent: int
+    # False until the socket has sent its hello and replay; the ticker leaves it alone until then.
+    streaming: bool
+
+    async def push(self, event_id: int, text: str) -> None: ...
 
     def idle_seconds(self) -> float: ...
 
@@ -52,15 +71,29 @@ class LiveSocket(Protocol):
 
 
 class Ticker:
-    """The sockets of one event loop and the task that keeps them caught up and alive."""
+    """The sockets of one event loop, the group subscription that feeds them and the task that keeps them
+    caught up and alive."""
 
     def __init__(self) -> None:
         self.sockets: set[LiveSocket] = set()
         self.task: asyncio.Task | None = None
+        self.listener: asyncio.Task | None = None
+        # Set while the process's channel is in the group: from then on every published event reaches it.
+        self.subscribed = asyncio.Event()
         # Per-socket work in flight; a socket still busy with the previous tick's work is skipped this tick.
         self.busy: weakref.WeakKeyDictionary[LiveSocket, asyncio.Task] = weakref.WeakKeyDictionary()
         self.previous_last: int | None = None
         self.failed_ticks = 0
+
+    async def subscribe(self) -> None:
+        """Return once the process is subscribed to the group (starting the subscription if needed); raise
+        redis TimeoutError if that takes longer than PUBLISH_TIMEOUT_SECONDS (the channel layer is away)."""
+        if self.listener is None:
+            self.listener = asyncio.get_running_loop().create_task(self.listen(), name="tracker-stream-fanout")
+        try:
+            await asyncio.wait_for(self.subscribed.wait(), settings.TRACKER["PUBLISH_TIMEOUT_SECONDS"])
+        except asyncio.TimeoutError:
+            raise redis.exceptions.TimeoutError("the channel layer is unavailable") from None
 
     def add(self, socket: LiveSocket) -> None:
         self.sockets.add(socket)
@@ -70,11 +103,55 @@ class Ticker:
     def remove(self, socket: LiveSocket) -> None:
         self.sockets.discard(socket)
         self.busy.pop(socket, None)
-        if not self.sockets and self.task is not None:
-            self.task.cancel()
-            self.task = None
+        if not self.sockets:
+            for task in (self.task, self.listener):
+                if task is not None:
+                    task.cancel()
+            self.task = self.listener = None
+            self.subscribed.clear()
             self.previous_last = None
             self.failed_ticks = 0
+
+    async def listen(self) -> None:
+        """Receive each published event once for the process and push it to every local socket.
+
+        A channel-layer failure (Redis away) ends the subscription; it is made again, and the ticker delivers
+        from the log whatever was published meanwhile.
+        """
+        layer = get_channel_layer()
+        while True:
+            channel = None
+            try:
+                channel = await layer.new_channel()
+                await layer.group_add(events.GROUP, channel)
+                self.subscribed.set()
+                while True:
+                    message = await layer.receive(channel)
+                    for socket in list(self.sockets):
+                        await self.push(socket, message["id"], message["text"])
+            except asyncio.CancelledError:
+                if channel is not None:
+                    await asyncio.shield(self.leave(layer, channel))
+                raise
+            except Exception:
+                self.subscribed.clear()
+                logger.exception("lost the group subscription; subscribing again")
+                await asyncio.sleep(RESUBSCRIBE_SECONDS)
+
+    @staticmethod
+    async def push(socket: LiveSocket, event_id: int, text: str) -> None:
+        """Push one event to one socket; a socket that fails (it is closing) must not stop the others."""
+        try:
+            await socket.push(event_id, text)
+        except Exception:
+            logger.exception("could not push event %d to a socket", event_id)
+
+    @staticmethod
+    async def leave(layer, channel: str) -> None:
+        try:
+            await layer.group_discard(events.GROUP, channel)
+        except Exception:  # Redis away: the subscription died with the connection
+            logger.info("could not leave the group while the channel layer is unavailable")
 
     async def run(self) -> None:
         interval = settings.TRACKER["CATCHUP_SECONDS"]
@@ -98,7 +175,7 @@ class Ticker:
         self.failed_ticks = 0
         threshold, self.previous_last = self.previous_last, last
         sockets = list(self.sockets)
-        lagging = [s for s in sockets if threshold is not None and s.last_sent < threshold]
+        lagging = [s for s in sockets if threshold is not None and s.streaming and s.last_sent < threshold]
         if lagging:
             start = min(s.last_sent for s in lagging)
             # Bounded: a socket further behind than this gets the rest on the following ticks.
@@ -142,8 +219,14 @@ def ticker() -> Ticker:
     return _tickers[loop]
 
 
+async def subscribe() -> None:
+    """Return once this process receives every event published from now on (see Ticker.subscribe)."""
+    await ticker().subscribe()
+
+
 def register(socket: LiveSocket) -> None:
-    """Keep `socket` caught up and pinged until unregister(); starts the ticker with the first socket."""
+    """Push every event to `socket`, and keep it caught up and pinged, until unregister(). Call subscribe()
+    first: registering only adds the socket to a subscription that must already be live."""
     ticker().add(socket)
 
 
