@@ -5,12 +5,9 @@ the fields passed as `extra`; in development the same records read as plain text
 """
 
 import logging
-from functools import cache
 from time import perf_counter
 
-import redis
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.conf import settings
 from django.utils.functional import empty
 
 request_logger = logging.getLogger("tracker.request")
@@ -77,32 +74,10 @@ class RequestLogMiddleware:
         return response
 
 
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5)
-
-
-def group_subscribers(group: str) -> int | None:
-    """Return how many server processes are subscribed to the channel-layer `group`, None if unknown.
-
-    With RedisPubSubChannelLayer a group is one Redis pub/sub channel and each server process subscribes
-    to it once, then fans a message out to its own sockets in memory; so this is the number of processes
-    a group_send reaches (what PUBLISH answered). Other layer backends, or Redis being away: None.
-    """
-    layer = settings.CHANNEL_LAYERS["default"]
-    if not layer["BACKEND"].endswith("RedisPubSubChannelLayer"):
-        return None
-    channel = f"{layer['CONFIG'].get('prefix', 'asgi')}__group__{group}"
-    try:
-        return dict(_redis().pubsub_numsub(channel)).get(channel.encode(), 0)
-    except redis.RedisError:
-        return None
-
-
-def log_event_pushed(event_id: int, group: str) -> None:
-    """Write the log line of one broadcast event: its id, the group, and the recipients count (server
-    processes subscribed to the group, see group_subscribers)."""
-    recipients = group_subscribers(group)
+def log_event_pushed(event_id: int, group: str, recipients: int | None) -> None:
+    """Write the log line of one broadcast event: its id, the group, and the recipients count (the server
+    processes subscribed to the group, each of which fans the event out to its own sockets; None when the
+    channel layer does not tell)."""
     event_logger.info(
         "event %s pushed to %s (%s recipients)",
         event_id,

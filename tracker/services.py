@@ -99,20 +99,21 @@ def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
     return alert
 
 
-def sync_incident_alerts(incident: Incident) -> list[Alert]:
+def sync_incident_alerts(incident: Incident, *, feature: dict | None = None) -> list[Alert]:
     """Bring the incident's active alerts in line with the rule and return the alerts newly raised.
 
     Areas it newly meets get an alert (and one `alert` event listing them all); active alerts whose area it
-    no longer meets are cleared, so meeting it again later alerts again.
+    no longer meets are cleared, so meeting it again later alerts again. `feature`, the incident's GeoJSON
+    when the caller already has it, saves serialising it again for the event.
     """
-    matching = set(selectors.areas_alerting_for(incident).values_list("id", flat=True))
+    # Only what the alert event names: an area's polygon can have thousands of vertices.
+    matching = {area.pk: area for area in selectors.areas_alerting_for(incident).only("id", "name", "threshold")}
     active = {alert.area_id: alert for alert in incident.alerts.filter(cleared_at__isnull=True)}
     _clear(alert for area_id, alert in active.items() if area_id not in matching)
-    new = [Alert(incident=incident, area_id=area_id) for area_id in sorted(matching - active.keys())]
+    new = [Alert(incident=incident, area=matching[area_id]) for area_id in sorted(matching.keys() - active.keys())]
     if new:
         Alert.objects.bulk_create(new)
-        new = list(Alert.objects.filter(pk__in=[a.pk for a in new]).select_related("area").order_by("area_id"))
-        events.record_alerts(incident, new, EventOp.CREATED)
+        events.record_alerts(incident, new, EventOp.CREATED, feature=feature)
     return new
 
 

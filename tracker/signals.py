@@ -15,8 +15,8 @@ def _op(created: bool) -> str:
 def incident_saved(sender, instance: Incident, created: bool, raw: bool = False, **kwargs) -> None:
     if raw:  # loaddata: fixtures are not live changes
         return
-    events.record_incident(instance, _op(created))
-    services.sync_incident_alerts(instance)
+    event = events.record_incident(instance, _op(created))
+    services.sync_incident_alerts(instance, feature=event.envelope["feature"])
 
 
 def incident_deleted(sender, instance: Incident, **kwargs) -> None:
