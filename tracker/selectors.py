@@ -4,10 +4,11 @@ from typing import NamedTuple
 
 import math
 
-from django.contrib.gis.db.models import PointField
+from django.contrib.gis.db.models import Collect, PointField
+from django.contrib.gis.db.models.functions import Centroid, SnapToGrid
 from django.contrib.gis.geos import Point, Polygon
 from django.contrib.gis.measure import D
-from django.db.models import Max, Min, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import Cast
 
 from tracker.models import Alert, AreaOfInterest, Event, Incident, IncidentStatus
@@ -66,6 +67,44 @@ def bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> Poly
 def incidents_in_bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> QuerySet[Incident]:
     """Return the incidents whose point lies in the lon/lat box (edges included)."""
     return Incident.objects.filter(location__coveredby=bbox(min_lon, min_lat, max_lon, max_lat))
+
+
+# Grid cells per 256 px map tile: cells about 32 px wide, so neighbouring cluster markers do not overlap.
+CLUSTER_CELLS_PER_TILE = 8
+
+
+def cluster_cell_degrees(zoom: int) -> float:
+    """Return the cluster grid's cell size in degrees at a web map zoom level (a 256 px tile spans 360 / 2^zoom
+    degrees of longitude)."""
+    return 360 / 2**zoom / CLUSTER_CELLS_PER_TILE
+
+
+class Cluster(NamedTuple):
+    """The incidents of one grid cell: how many, the highest severity, how many are open, and their centroid."""
+
+    count: int
+    max_severity: int
+    open: int
+    center: Point
+
+
+def incident_clusters(queryset: QuerySet[Incident], *, cell_degrees: float) -> list[Cluster]:
+    """Return one Cluster per non-empty cell of a lon/lat grid of `cell_degrees` (origin 0,0) over the
+    incidents of `queryset`, in no particular order: a single GROUP BY on ST_SnapToGrid in PostGIS, so the
+    rows never reach Python and the queryset's filters (e.g. a bounding box on the GiST index) apply first."""
+    rows = (
+        queryset.order_by()
+        .annotate(cell=SnapToGrid("location", cell_degrees))
+        .values("cell")
+        .annotate(
+            count=Count("id"),
+            max_severity=Max("severity"),
+            open=Count("id", filter=Q(status=IncidentStatus.OPEN)),
+            center=Centroid(Collect("location")),
+        )
+        .values_list("count", "max_severity", "open", "center")
+    )
+    return [Cluster(*row) for row in rows]
 
 
 # The smallest radius of curvature of the WGS 84 ellipsoid (meridional, at the equator), in metres: an arc of

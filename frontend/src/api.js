@@ -76,13 +76,16 @@ export function pathOf(url) {
 
 /**
  * @param {string} path
- * @param {Record<string, string|number|undefined|null>} [params] empty values are skipped
+ * @param {Record<string, string|number|Array<string|number>|undefined|null>} [params] empty values
+ *   are skipped; an array repeats the parameter once per element
  * @returns {string} path with an encoded query string
  */
 export function withQuery(path, params = {}) {
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value != null && value !== '') query.set(key, String(value));
+    for (const item of [value].flat()) {
+      if (item != null && item !== '') query.append(key, String(item));
+    }
   }
   const text = query.toString();
   return text ? `${path}${path.includes('?') ? '&' : '?'}${text}` : path;

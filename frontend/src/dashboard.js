@@ -2,15 +2,19 @@
  * Entry point of the live dashboard: wires the REST API, the live socket, the store, the map
  * layers and the side panel together. The page passes its settings in #tracker-config.
  *
+ * A view with more incidents than CLUSTER_THRESHOLD is drawn as the server's clusters: each load
+ * asks for the view's clusters first and fetches the individual incidents only when few enough.
+ *
  * Test hook: window.trackerDebug = {map, state, socket, layers: {incidents, areas}} lets the
- * end-to-end tests inspect what is drawn (e.g. layers.incidents.visibleCount()).
+ * end-to-end tests inspect what is drawn (e.g. layers.incidents.visibleCount(), .mode).
  */
 
 import './styles/app.css';
 import { createApi } from './api.js';
 import { readConfig } from './config.js';
-import { matchesFilter, showAllFilter } from './filter.js';
-import { bboxParam } from './geo.js';
+import { viewMode } from './clusters.js';
+import { filterParams, matchesFilter, showAllFilter } from './filter.js';
+import { bboxParam, toLatLng } from './geo.js';
 import { AreasLayer } from './map/areas-layer.js';
 import { createBaseMap } from './map/base-map.js';
 import { enableAreaDrawing } from './map/draw.js';
@@ -27,6 +31,8 @@ const LOGIN_URL = '/accounts/login/?next=/';
 const PAGE_SIZE = 1000;
 const NEWEST_LIMIT = 50;
 const MOVE_DEBOUNCE_MS = 300;
+/** How long live incident events in a clustered view are gathered before the clusters are refetched. */
+const CLUSTER_REFRESH_MS = 1000;
 /** How long the first load waits for the socket's hello before loading without it. */
 const SOCKET_GRACE_MS = 3000;
 
@@ -82,6 +88,8 @@ function main() {
       filter = next;
       incidentsLayer.setFilter(isVisible);
       scheduleRender();
+      // The server counts and clusters with the filter (and sends the incidents it newly shows).
+      reloadView();
     },
   });
 
@@ -128,20 +136,36 @@ function main() {
 
   let incidentLoad = null;
   /**
-   * Loads the incidents in the current view. A newer call aborts an older one still running,
-   * inheriting its `replace` so a superseded full reload still drops stale incidents.
+   * Loads the current view: its clusters when it holds more incidents (passing the filter) than
+   * the threshold, with the newest of them for the side panel; otherwise its incidents. A newer
+   * call aborts an older one still running, inheriting its `replace` so a superseded full reload
+   * still drops stale incidents.
    */
   async function loadIncidents({ replace = false } = {}) {
     const load = { controller: new AbortController(), replace: replace || Boolean(incidentLoad?.replace) };
     incidentLoad?.controller.abort();
     incidentLoad = load;
     const since = snapshotVersion(state);
+    const options = { signal: load.controller.signal };
+    const selected = filterParams(filter);
     try {
-      const features = await api.getAll(
-        'incidents/',
-        { in_bbox: bboxParam(map.getBounds()), page_size: PAGE_SIZE },
-        { signal: load.controller.signal },
-      );
+      if (selected === null) {
+        // Nothing passes the filter: hidden markers stay as they are, clusters are none.
+        if (incidentsLayer.mode === 'clusters') incidentsLayer.showClusters([]);
+        return;
+      }
+      const view = { in_bbox: bboxParam(map.getBounds()), ...selected };
+      const zoom = Math.round(map.getZoom()); // the API takes whole zoom levels
+      const clusters = await api.get('incidents/clusters/', { ...view, zoom }, options);
+      let features;
+      if (viewMode(clusters.count) === 'clusters') {
+        incidentsLayer.showClusters(clusters.features);
+        const newest = { ...view, ordering: '-created_at', page_size: NEWEST_LIMIT };
+        features = (await api.get('incidents/', newest, options)).features;
+      } else {
+        features = await api.getAll('incidents/', { ...view, page_size: PAGE_SIZE }, options);
+        incidentsLayer.showPoints();
+      }
       apply(loadItems(state, 'incident', features, { replace: load.replace, since }));
     } catch (error) {
       if (error.name !== 'AbortError') reportError('Incidents could not be loaded', error);
@@ -167,11 +191,30 @@ function main() {
     loadIncidents({ replace: true });
   }
 
-  map.on('moveend', debounce(() => loadIncidents(), MOVE_DEBOUNCE_MS));
+  const reloadView = debounce(() => loadIncidents(), MOVE_DEBOUNCE_MS);
+  map.on('moveend', reloadView);
+  const refreshClusters = debounce(() => loadIncidents(), CLUSTER_REFRESH_MS);
+
+  /**
+   * In clustered mode the counts come from the server: an incident event at a point of the view
+   * (where it is now, or where the store had it) schedules a refetch of the clusters.
+   */
+  function refreshClustersFor(envelope) {
+    if (incidentsLayer.mode !== 'clusters' || envelope.type !== 'incident') return;
+    const bounds = map.getBounds();
+    const before = state.incidents.get(envelope.feature.id);
+    const inView = [envelope.feature, before].some(
+      (feature) => feature && bounds.contains(toLatLng(feature.geometry.coordinates)),
+    );
+    if (inView) refreshClusters();
+  }
 
   const socket = new LiveSocket({
     path: config.ws,
-    onEnvelope: (envelope) => apply(applyEnvelope(state, envelope), { live: true }),
+    onEnvelope: (envelope) => {
+      refreshClustersFor(envelope);
+      apply(applyEnvelope(state, envelope), { live: true });
+    },
     onStatus: (status) => renderBadge(badge, status),
     // Loading after the hello (not before) guarantees that no event falls between the
     // snapshot and the stream.

@@ -25,3 +25,19 @@ export function matchesFilter(feature, filter) {
   const { severity, status } = feature.properties;
   return filter.severities.has(severity) && filter.statuses.has(status);
 }
+
+/**
+ * The API query parameters that select the incidents the filter shows, so the server can count
+ * and cluster exactly those.
+ *
+ * @param {IncidentFilter} filter
+ * @returns {{severity?: string[], status?: string}|null} parameters (none when everything is
+ *   shown); null when the filter shows nothing, so there is nothing to ask for
+ */
+export function filterParams(filter) {
+  if (filter.severities.size === 0 || filter.statuses.size === 0) return null;
+  const params = {};
+  if (filter.severities.size < SEVERITIES.length) params.severity = SEVERITIES.filter((s) => filter.severities.has(s));
+  if (filter.statuses.size === 1) [params.status] = filter.statuses;
+  return params;
+}

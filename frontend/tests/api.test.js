@@ -96,4 +96,8 @@ describe('helpers', () => {
     expect(withQuery('/x/?p=1', { a: 2 })).toBe('/x/?p=1&a=2');
     expect(withQuery('/x/')).toBe('/x/');
   });
+
+  it('repeats a parameter once per element of an array value', () => {
+    expect(withQuery('/x/', { severity: ['high', 'urgent'], a: [] })).toBe('/x/?severity=high&severity=urgent');
+  });
 });

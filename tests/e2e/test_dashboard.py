@@ -228,23 +228,43 @@ def test_server_restart_shows_reconnecting_then_connected_with_the_missed_incide
         own.stop()
 
 
-def test_ten_thousand_incidents_are_drawn_and_the_map_still_pans(browsers, capsys):
-    """Load, not a benchmark: the dashboard draws 10,000 incidents and a pan completes; bench/ has the timings."""
-    rng = random.Random(4)
+def bulk_incidents(count: int, half_lon: float, half_lat: float, seed: int = 4) -> None:
+    """Create `count` incidents spread evenly around the map's default centre (bulk_create bypasses save() and
+    the signals: load data, no events)."""
+    rng = random.Random(seed)
     center_lon, center_lat = -58.3816, -34.6037
     Incident.objects.bulk_create(
-        # bulk_create bypasses save() and the signals: load data, no events.
         Incident(
             name=f"Load {n}",
             severity=rng.choice(Severity.values),
-            location=Point(center_lon + rng.uniform(-0.1, 0.1), center_lat + rng.uniform(-0.06, 0.06), srid=4326),
+            location=Point(
+                center_lon + rng.uniform(-half_lon, half_lon), center_lat + rng.uniform(-half_lat, half_lat), srid=4326
+            ),
         )
-        for n in range(10_000)
+        for n in range(count)
     )
+
+
+def view_bbox(page) -> tuple[float, float, float, float]:
+    """Return the map's current view as min_lon, min_lat, max_lon, max_lat."""
+    return tuple(page.evaluate(
+        """() => { const b = trackerDebug.map.getBounds();
+                   return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }"""
+    ))
+
+
+def test_ten_thousand_incidents_are_drawn_and_the_map_still_pans(browsers, capsys):
+    """Load, not a benchmark: the dashboard shows 10,000 incidents (as clusters: more than its threshold) and a
+    pan completes; bench/ has the timings."""
+    bulk_incidents(10_000, 0.1, 0.06)
     start = time.monotonic()
     page = browsers.dashboard(UserFactory())
     page.wait_for_function("() => trackerDebug.layers.incidents.visibleCount() === 10000", timeout=60_000)
     loaded_s = elapsed_since(start)
+    assert page.evaluate("trackerDebug.layers.incidents.mode") == "clusters"
+    clusters = page.locator(".incident-cluster").count()
+    assert 1 < clusters < 10_000
+    assert sum(int(n) for n in page.eval_on_selector_all(".incident-cluster", "els => els.map(e => e.dataset.count)")) == 10_000
     pan_ms = page.evaluate(
         """() => new Promise((resolve) => {
              const map = trackerDebug.map;
@@ -253,9 +273,51 @@ def test_ten_thousand_incidents_are_drawn_and_the_map_still_pans(browsers, capsy
              map.panBy([300, 200], {animate: false});
            })"""
     )
+    # Panned away from part of the incidents: the clusters are refetched for the new view.
+    page.wait_for_function("() => trackerDebug.layers.incidents.visibleCount() < 10000")
+    panned = page.evaluate("trackerDebug.layers.incidents.visibleCount()")
+    assert panned == selectors.incidents_in_bbox(*view_bbox(page)).count()
     page.locator(".filters input[name=severity][value=info]").uncheck()
+    # The server counts again with the filter.
+    page.wait_for_function("(n) => trackerDebug.layers.incidents.visibleCount() !== n", arg=panned)
     remaining = page.evaluate("trackerDebug.layers.incidents.visibleCount()")
-    assert 0 < remaining < 10_000
+    assert remaining == selectors.incidents_in_bbox(*view_bbox(page)).exclude(severity=Severity.INFO).count()
+    assert 0 < remaining < panned
     with capsys.disabled():
-        print(f"\n  10,000 incidents: loaded and drawn in {loaded_s:.1f} s, pan {pan_ms:.0f} ms")
+        print(f"\n  10,000 incidents: {clusters} clusters drawn in {loaded_s:.1f} s, pan {pan_ms:.0f} ms")
+    browsers.assert_clean()
+
+
+def test_a_crowded_view_shows_clusters_and_zooming_in_shows_the_incidents(browsers):
+    bulk_incidents(3000, 0.05, 0.03)  # more than the dashboard's threshold (2,000) in the default view
+    page = browsers.dashboard(UserFactory())
+    page.wait_for_function("() => trackerDebug.layers.incidents.visibleCount() === 3000")
+    assert page.evaluate("trackerDebug.layers.incidents.mode") == "clusters"
+    zoom = page.evaluate("trackerDebug.map.getZoom()")
+
+    # A live incident in the view: in the side panel at once, and counted once the clusters are refetched.
+    user = UserFactory()
+    created = api_post(browsers.server, user, "incidents/", point_feature("Live in a crowd", *MICROCENTRO))
+    page.wait_for_selector(f"#incidents-panel li[data-incident-id='{created['id']}']")
+    page.wait_for_function("() => trackerDebug.layers.incidents.visibleCount() === 3001")
+
+    # A click on a cluster zooms in on it; a few zoom levels in, the view holds few enough to show each one.
+    page.locator(".incident-cluster").first.click()
+    page.wait_for_function("(z) => trackerDebug.map.getZoom() === z + 2", arg=zoom)
+    page.evaluate("() => { trackerDebug.map.setZoom(trackerDebug.map.getZoom() + 2, {animate: false}); }")
+    page.wait_for_function("() => trackerDebug.layers.incidents.mode === 'points'")
+    assert page.locator(".incident-cluster").count() == 0
+    in_view = list(selectors.incidents_in_bbox(*view_bbox(page)).values_list("id", flat=True))
+    assert 0 < len(in_view) <= 2000
+    drawn = page.evaluate(
+        """(ids) => ids.filter((id) => trackerDebug.layers.incidents.group.hasLayer(
+                      trackerDebug.layers.incidents.markers.get(id))).length""",
+        in_view,
+    )
+    assert drawn == len(in_view)
+
+    # Back out: clusters again.
+    page.evaluate("(z) => { trackerDebug.map.setZoom(z, {animate: false}); }", zoom)
+    page.wait_for_function("() => trackerDebug.layers.incidents.mode === 'clusters'")
+    page.wait_for_function("() => trackerDebug.layers.incidents.visibleCount() === 3001")
     browsers.assert_clean()

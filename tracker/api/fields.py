@@ -26,6 +26,17 @@ class SeverityField(serializers.ChoiceField):
         return Severity(value).label
 
 
+class ConstantField(serializers.Field):
+    """A read-only member that is always `value` (e.g. a GeoJSON "type"); documented as a one-value enum."""
+
+    def __init__(self, value: str, **kwargs):
+        self.value = value
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, instance) -> str:
+        return self.value
+
+
 class GeoJSONGeometryField(GeometryField):
     """Reads one RFC 7946 GeoJSON geometry type into a WGS 84 GEOS geometry; writes like drf-gis.
 

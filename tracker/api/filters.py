@@ -209,6 +209,36 @@ class IncidentFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
 
 
+# Web map zoom levels: 0 shows the world in one 256 px tile, 22 is the deepest Leaflet and most tile servers go.
+MAX_ZOOM = 22
+
+
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_ZOOM})
+class ZoomFilter(django_filters.Filter):
+    """The map's zoom level; it sets the cluster grid rather than filtering rows (see the view)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=0, max_value=MAX_ZOOM, required=True, method=self.keep_all, **kwargs)
+
+    @staticmethod
+    def keep_all(queryset, name, value):
+        return queryset
+
+
+class IncidentClusterFilterSet(IncidentFilterSet):
+    """The incident filters, for a map view: `in_bbox` and `zoom` are required; the clusters have no order."""
+
+    in_bbox = BBoxFilter(
+        method="filter_bbox",
+        required=True,
+        help_text="The map view: min_lon,min_lat,max_lon,max_lat (WGS 84 degrees, edges included).",
+    )
+    zoom = ZoomFilter(help_text=f"The map's zoom level (0..{MAX_ZOOM}); a cluster cell is about 32 px wide at it.")
+    ordering = None
+
+
 class AreaFilterSet(django_filters.FilterSet):
     in_bbox = BBoxFilter(
         method="filter_bbox", help_text="Areas intersecting min_lon,min_lat,max_lon,max_lat (WGS 84 degrees)."

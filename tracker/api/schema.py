@@ -114,6 +114,13 @@ class EnvelopeFeatureFieldExtension(OpenApiSerializerFieldExtension):
         return {"oneOf": refs}
 
 
+class ConstantFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = "tracker.api.fields.ConstantField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": [self.target.value]}
+
+
 class EnvelopeAreaSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -177,3 +184,11 @@ class AutoSchema(openapi.AutoSchema):
         if self.view.get_throttles():
             statuses["429"] = "Too many requests from this address; see Retry-After."
         return statuses
+
+
+class AggregateSchema(AutoSchema):
+    """For a view whose one answer is computed from the filtered rows (not a list of them): its filters are
+    documented like a list's, which drf-spectacular does only for lists."""
+
+    def get_filter_backends(self):
+        return getattr(self.view, "filter_backends", [])

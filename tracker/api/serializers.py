@@ -9,12 +9,14 @@ are ignored, unknown ones refused. A flat body (fields at the top level) is refu
 accepting both shapes would make every client guess which one a field was read from.
 """
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 from rest_framework_gis.serializers import GeoFeatureModelListSerializer, GeoFeatureModelSerializer
 
 from tracker.api.exceptions import GEOMETRY
-from tracker.api.fields import GeoJSONGeometryField, SeverityField
+from tracker.api.fields import ConstantField, GeoJSONGeometryField, SeverityField
+from tracker.api.schema import geometry_schema
 from tracker.models import Alert, AreaOfInterest, Incident, IncidentStatus, validate_lon_lat, validate_polygon
 
 
@@ -150,3 +152,39 @@ class AlertSerializer(serializers.ModelSerializer):
             "acknowledged_by",
         )
         read_only_fields = fields
+
+
+class ClusterPropertiesSerializer(serializers.Serializer):
+    """What a cluster of incidents holds."""
+
+    count = serializers.IntegerField(min_value=1, help_text="Incidents in the cluster.")
+    max_severity = SeverityField(help_text="The highest severity among them.")
+    open = serializers.IntegerField(min_value=0, help_text="How many of them are open.")
+
+
+@extend_schema_field(geometry_schema("Point", "response"))
+class ClusterCenterField(serializers.Field):
+    """The centroid of a cluster's incidents as a GeoJSON Point, to the 6 decimals (about 0.1 m) a map needs."""
+
+    def to_representation(self, value):
+        return {"type": "Point", "coordinates": [round(value.x, 6), round(value.y, 6)]}
+
+
+class ClusterSerializer(serializers.Serializer):
+    """A cluster (tracker.selectors.Cluster) as a GeoJSON Point Feature at the centroid of its incidents."""
+
+    type = ConstantField("Feature")
+    geometry = ClusterCenterField(source="center")
+    properties = ClusterPropertiesSerializer(source="*")
+
+
+class ClusterCollectionSerializer(serializers.Serializer):
+    """The clusters of a map view: a GeoJSON FeatureCollection, with the incidents they hold in all."""
+
+    type = ConstantField("FeatureCollection")
+    count = serializers.SerializerMethodField(help_text="Incidents in the view (the clusters' counts summed).")
+    features = ClusterSerializer(many=True, source="*")
+
+    def get_count(self, clusters: list) -> int:
+        """The serialized instance is the list of clusters; return the incidents they hold."""
+        return sum(cluster.count for cluster in clusters)

@@ -19,6 +19,8 @@ router.register("alerts", views.AlertViewSet, basename="alert")
 urlpatterns = [
     path("events/", views.EventLogView.as_view(), name="event-log"),
     path("report/", views.ReportView.as_view(), name="report"),
+    # Before the router's routes, whose incidents/<pk>/ would take "clusters" for an id.
+    path("incidents/clusters/", views.IncidentClustersView.as_view(), name="incident-clusters"),
     path("areas/<int:pk>/incidents/", views.AreaIncidentsView.as_view(), name="area-incidents"),
     *router.urls,
 ]

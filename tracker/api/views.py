@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
@@ -18,11 +19,17 @@ from rest_framework.views import APIView
 
 from tracker import selectors, services
 from tracker.api.exceptions import GEOMETRY, ResyncRequired, validation_error
-from tracker.api.filters import AlertFilterSet, AreaFilterSet, IncidentFilterSet
+from tracker.api.filters import AlertFilterSet, AreaFilterSet, IncidentClusterFilterSet, IncidentFilterSet
 from tracker.api.pagination import FeaturePagination, PageNumberPagination, int_param
 from tracker.api.permissions import OwnerOrStaffCanChange, StaffCanCreate
-from tracker.api.schema import ErrorSerializer, EventPageSerializer
-from tracker.api.serializers import AlertSerializer, AreaSerializer, IncidentSerializer, PublicReportSerializer
+from tracker.api.schema import AggregateSchema, ErrorSerializer, EventPageSerializer
+from tracker.api.serializers import (
+    AlertSerializer,
+    AreaSerializer,
+    ClusterCollectionSerializer,
+    IncidentSerializer,
+    PublicReportSerializer,
+)
 from tracker.api.throttling import ReportRateThrottle
 from tracker.models import Alert, AreaOfInterest, Incident
 
@@ -129,6 +136,28 @@ class AreaViewSet(FeatureViewSet):
 
     def perform_destroy(self, instance):
         services.area_delete(area=instance)
+
+
+class IncidentClustersView(generics.GenericAPIView):
+    """The incidents of a map view grouped into grid cells about 32 px wide at its zoom level, for drawing
+    large numbers of incidents: a GeoJSON FeatureCollection of one Point per non-empty cell, at the centroid
+    of its incidents, with how many there are, the highest severity and how many are open. The incident
+    filters apply as in the list; the top-level `count` is what the list would count for the same filters."""
+
+    queryset = Incident.objects.all()
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = IncidentClusterFilterSet
+    pagination_class = None
+    schema = AggregateSchema()
+
+    @extend_schema(summary="Incidents of a map view, clustered on a grid", responses=ClusterCollectionSerializer)
+    def get(self, request):
+        filterset = DjangoFilterBackend().get_filterset(request, self.get_queryset(), self)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        cell = selectors.cluster_cell_degrees(filterset.form.cleaned_data["zoom"])
+        clusters = selectors.incident_clusters(filterset.qs, cell_degrees=cell)
+        return Response(ClusterCollectionSerializer(clusters).data)
 
 
 class AreaIncidentsView(generics.ListAPIView):

@@ -1,8 +1,10 @@
 /**
- * Incident markers: one canvas circle marker per incident, kept in sync by id.
+ * Incident markers: one canvas circle marker per incident, kept in sync by id; or, for a view
+ * holding too many incidents to draw one by one, the server's clusters (mode 'clusters').
  */
 
 import L from 'leaflet';
+import { clusterStyle } from '../clusters.js';
 import { toLatLng } from '../geo.js';
 import { incidentStyle } from '../severity.js';
 import { formatTime, h } from '../ui/dom.js';
@@ -27,6 +29,25 @@ export function incidentPopupContent(feature) {
   );
 }
 
+/**
+ * @param {object} feature cluster Feature ({count, max_severity, open} properties)
+ * @returns {L.Marker} a round label showing the count, coloured by the highest severity
+ */
+function clusterMarker(feature) {
+  const { size, color, muted, label, title } = clusterStyle(feature.properties);
+  const element = h('div', { class: 'incident-cluster', title, dataset: { count: feature.properties.count, muted } },
+    label);
+  // Set through the CSSOM: the page's CSP refuses style attributes.
+  element.style.setProperty('--cluster-color', color);
+  const icon = L.divIcon({ html: element, className: 'incident-cluster-icon', iconSize: [size, size] });
+  const marker = L.marker(toLatLng(feature.geometry.coordinates), { icon, keyboard: false, pmIgnore: true });
+  marker.feature = feature;
+  return marker;
+}
+
+/** Zoom levels a click on a cluster zooms in by. */
+const CLUSTER_ZOOM_STEP = 2;
+
 export class IncidentsLayer {
   /**
    * @param {L.Map} map a map created with preferCanvas, so the markers share one canvas
@@ -43,6 +64,39 @@ export class IncidentsLayer {
     /** Incident whose popup was opened last, so updates can refresh or close it. */
     this.popupIncidentId = null;
     this.group.on('click', (event) => this.openPopup(event.propagatedFrom.feature.id));
+    /** 'points': the incident markers are shown; 'clusters': the clusters of the last view. */
+    this.mode = 'points';
+    this.clusters = L.featureGroup();
+    this.clusterTotal = 0;
+    this.clusters.on('click', (event) => {
+      this.map.setView(event.propagatedFrom.getLatLng(), Math.min(this.map.getZoom() + CLUSTER_ZOOM_STEP,
+        this.map.getMaxZoom()));
+    });
+  }
+
+  /**
+   * Draws the incident markers (kept up to date in either mode) instead of clusters.
+   */
+  showPoints() {
+    if (this.mode === 'points') return;
+    this.mode = 'points';
+    this.clusters.clearLayers().remove();
+    this.clusterTotal = 0;
+    this.group.addTo(this.map);
+  }
+
+  /**
+   * Draws clusters instead of the incident markers, replacing any drawn before.
+   *
+   * @param {object[]} features cluster Features of the view, as the API returns them
+   */
+  showClusters(features) {
+    this.mode = 'clusters';
+    this.group.remove();
+    this.clusters.clearLayers();
+    for (const feature of features) this.clusters.addLayer(clusterMarker(feature));
+    this.clusterTotal = features.reduce((sum, feature) => sum + feature.properties.count, 0);
+    this.clusters.addTo(this.map);
   }
 
   /**
@@ -89,9 +143,12 @@ export class IncidentsLayer {
     else if (!visible && this.group.hasLayer(marker)) this.group.removeLayer(marker);
   }
 
-  /** @returns {number} markers currently drawn (i.e. passing the filter) */
+  /**
+   * @returns {number} incidents drawn: markers passing the filter, or in clusters mode the
+   *   incidents the drawn clusters hold
+   */
   visibleCount() {
-    return this.group.getLayers().length;
+    return this.mode === 'clusters' ? this.clusterTotal : this.group.getLayers().length;
   }
 
   /**
