@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import websockets
 from django.conf import settings
+from django.utils.datastructures import CaseInsensitiveMapping
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = range(18150, 18200)
@@ -133,7 +134,7 @@ class AsgiServer:
         *,
         redis_url: str,
         database_port: int | None = None,
-        server: str = "daphne",
+        server: str = "uvicorn",
         ports: range = PORTS,
         **env: str,
     ):
@@ -233,7 +234,8 @@ def http(
         return Reply(None, None, {})
     text = raw.decode("utf-8", "replace")
     is_json = reply_headers.get("Content-Type", "").startswith("application/json")
-    return Reply(status, json.loads(text) if is_json else text, dict(reply_headers))
+    # Header names are case-insensitive, and servers differ (daphne "Retry-After", uvicorn "retry-after").
+    return Reply(status, json.loads(text) if is_json else text, CaseInsensitiveMapping(dict(reply_headers)))
 
 
 def report_incident(base: str, token: str, name: str, *, insecure: bool = False) -> dict:

@@ -69,7 +69,7 @@ def test_vagrantfile_provisions_with_the_ci_script_and_serves_the_forwarded_port
     assert "bash deploy/provision.sh" in makefile and "bash deploy/serve.sh" in makefile
     assert re.search(r'provision "setup".*inline: "bash /vagrant/deploy/provision\.sh"', vagrantfile, re.S)
     serve = re.search(r'provision "serve", .*run: "always".*?SHELL\n(.*?)\n\s*SHELL', vagrantfile, re.S)
-    assert serve and "/vagrant/deploy/serve.sh daphne 0.0.0.0 8000" in re.sub(r"\\\n\s*", "", serve.group(1))
+    assert serve and "/vagrant/deploy/serve.sh uvicorn 0.0.0.0 8000" in re.sub(r"\\\n\s*", "", serve.group(1))
 
 
 DEV_DATABASE_COUNTS = """

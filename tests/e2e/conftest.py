@@ -1,6 +1,6 @@
 """Browser fixtures: a real ASGI server process on the test database, and Debian's Chromium driven by Playwright.
 
-The server runs like production (deploy/serve.sh, daphne) with the test settings, the test database and the
+The server runs like production (deploy/serve.sh, uvicorn) with the test settings, the test database and the
 test's channel-layer prefix, so what a test writes through the ORM or the API reaches the browser the way it
 would in a control room. Static files come straight from frontend/dist (tests/settings.py: finders, no
 manifest). Map tiles point at a path of the server that answers 404: no test traffic leaves the machine, and
