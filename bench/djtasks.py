@@ -1,0 +1,140 @@
+"""Bench work that needs Django, run in a subprocess against the bench database:
+`python -m bench.djtasks <task> [options]` (see bench.common.django_task). Each task prints one JSON line.
+
+Incident names carry the bench's markers, which the load clients read back from the pushed frames:
+"<kind> <seq> <t0_ns>" (see bench.clients.parse_marker).
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import time
+
+import django
+
+django.setup()
+
+from asgiref.sync import sync_to_async  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from rest_framework.authtoken.models import Token  # noqa: E402
+
+from bench.common import PASSWORD, USERNAME  # noqa: E402
+from tracker import events, selectors, services  # noqa: E402
+from tracker.models import Event, Severity  # noqa: E402
+
+# Incidents of the push benchmarks fall around the default map centre (Buenos Aires).
+CENTRE = (-58.3816, -34.6037)
+
+
+def marker(kind: str, seq: int, t0_ns: int) -> str:
+    return f"{kind} {seq} {t0_ns}"
+
+
+def near_centre(rng: random.Random):
+    return selectors.point(CENTRE[0] + rng.uniform(-0.1, 0.1), CENTRE[1] + rng.uniform(-0.1, 0.1))
+
+
+def task_user(args) -> dict:
+    """Create the bench user (a dispatcher with a password for the browser and a token for the API)."""
+    user, _ = get_user_model().objects.get_or_create(username=USERNAME, defaults={"is_staff": True})
+    user.set_password(PASSWORD)
+    user.save()
+    token, _ = Token.objects.get_or_create(user=user)
+    return {"token": token.key}
+
+
+def task_burst(args) -> dict:
+    """Create `count` incidents in one transaction, so their events are published back to back at commit.
+
+    Returns the time the commit started and the time the last publish returned (time.time_ns)."""
+    rng = random.Random(args.seed)
+    user = get_user_model().objects.get(username=USERNAME)
+    with transaction.atomic():
+        for seq in range(args.count):
+            services.incident_report(
+                name=marker("burst", seq, 0), location=near_centre(rng), severity=Severity.HIGH, reporter=user
+            )
+        commit_ns = time.time_ns()
+    return {"commit_ns": commit_ns, "published_ns": time.time_ns()}
+
+
+def task_frame(args) -> dict:
+    """Return the JSON text of a real incident event as pushed to sockets (creating one if there is none),
+    with "{name}" where the incident name goes: the frame the baseline server sends."""
+    event = Event.objects.filter(type="incident").order_by("-id").first()
+    if event is None:
+        services.incident_report(name="template", location=near_centre(random.Random(0)), severity=Severity.HIGH)
+        event = Event.objects.filter(type="incident").order_by("-id").first()
+    envelope = event.envelope
+    envelope["feature"]["properties"]["name"] = "{name}"
+    return {"template": events.encode(envelope)}
+
+
+def task_alerts(args) -> dict:
+    """Time, for `samples` random points in the bbox, the raw ST_Covers query and incident creation (with
+    its alert check, events, commit and publish), interleaved, after 20 untimed warm-up rounds.
+
+    The rounds run as Django runs a sync view under an ASGI server: in the one thread-sensitive worker
+    thread, with the event loop free in the main thread, so that the publish after commit goes out on that
+    loop's Redis connection as it does in the server. Returns both lists in milliseconds and the mean number
+    of matching areas."""
+    rng = random.Random(args.seed)
+    user = get_user_model().objects.get(username=USERNAME)
+
+    def one_round(lon: float, lat: float) -> tuple[int, int, int]:
+        with connection.cursor() as cursor:
+            started = time.perf_counter_ns()
+            cursor.execute(RAW_ALERT_QUERY, [lon, lat, int(Severity.HIGH)])
+            found = len(cursor.fetchall())
+            raw = time.perf_counter_ns() - started
+        started = time.perf_counter_ns()
+        services.incident_report(
+            name="alert bench", location=selectors.point(lon, lat), severity=Severity.HIGH, reporter=user
+        )
+        return raw, time.perf_counter_ns() - started, found
+
+    async def rounds() -> list[tuple[int, int, int]]:
+        timed = []
+        in_worker = sync_to_async(one_round, thread_sensitive=True)
+        min_lon, min_lat, max_lon, max_lat = args.bbox
+        for _ in range(args.samples + 20):
+            timed.append(await in_worker(rng.uniform(min_lon, max_lon), rng.uniform(min_lat, max_lat)))
+        return timed[20:]
+
+    timed = asyncio.run(rounds())
+    return {
+        "raw_ms": [raw / 1e6 for raw, _, _ in timed],
+        "create_ms": [create / 1e6 for _, create, _ in timed],
+        "matches_mean": sum(found for _, _, found in timed) / len(timed),
+    }
+
+
+# The alert rule's query as PostGIS runs it for one incident (selectors.areas_alerting_for), without Django.
+RAW_ALERT_QUERY = (
+    "SELECT id FROM tracker_areaofinterest "
+    "WHERE ST_Covers(polygon, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) AND threshold <= %s"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.djtasks")
+    tasks = parser.add_subparsers(dest="task", required=True)
+    tasks.add_parser("user")
+    burst = tasks.add_parser("burst")
+    burst.add_argument("--count", type=int, required=True)
+    burst.add_argument("--seed", type=int, default=1)
+    tasks.add_parser("frame")
+    alerts = tasks.add_parser("alerts")
+    alerts.add_argument("--samples", type=int, required=True)
+    alerts.add_argument("--bbox", type=float, nargs=4, required=True)
+    alerts.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    result = globals()[f"task_{args.task}"](args)
+    connection.close()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
