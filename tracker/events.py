@@ -31,7 +31,7 @@ from tracker.models import Alert, AreaOfInterest, Event, EventOp, EventType, Inc
 logger = logging.getLogger(__name__)
 
 GROUP = "notifications"
-# The channel-layer message type; Channels dispatches it to NotificationsConsumer.event_push.
+# The channel-layer message type (every layer message needs one); tracker.stream receives it, once per process.
 PUSH_MESSAGE_TYPE = "event.push"
 
 
