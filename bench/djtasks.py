@@ -21,7 +21,8 @@ from django.db import connection, transaction  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.common import PASSWORD, USERNAME  # noqa: E402
-from tracker import events, selectors, services  # noqa: E402
+from tracker import selectors, services  # noqa: E402
+from tracker.stream.eventlog import encode  # noqa: E402
 from tracker.models import Event, Severity  # noqa: E402
 
 # Incidents of the push benchmarks fall around the default map centre (Buenos Aires).
@@ -69,7 +70,7 @@ def task_frame(args) -> dict:
         event = Event.objects.filter(type="incident").order_by("-id").first()
     envelope = event.envelope
     envelope["feature"]["properties"]["name"] = "{name}"
-    return {"template": events.encode(envelope)}
+    return {"template": encode(envelope)}
 
 
 def task_alerts(args) -> dict:

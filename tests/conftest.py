@@ -109,9 +109,9 @@ async def sockets():
 
 @pytest.fixture
 def servers():
-    """Start real ASGI server processes with `servers(n, redis_url=..., **env)` (see tests/servers.py); they
+    """Start real ASGI server processes with `servers(n, redis_url=..., **env)` (see tests/support/asgi_server.py); they
     are stopped after the test."""
-    from tests.servers import AsgiServer, start_all
+    from tests.support.asgi_server import AsgiServer, start_all
 
     started = []
 

@@ -7,7 +7,7 @@ from tracker_project.settings import CACHES, CHANNEL_LAYERS, DATABASES, STORAGES
 
 # Names of their own keep test broadcasts away from a `make run` server sharing the Redis, and let two test
 # runs share one PostgreSQL.
-# Server processes started by a test (tests/servers.py) are given the test's prefix in CHANNEL_LAYER_PREFIX.
+# Server processes started by a test (tests/support/) are given the test's prefix in CHANNEL_LAYER_PREFIX.
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ.get("CHANNEL_LAYER_PREFIX", f"tracker-test-{os.getpid()}")
 DATABASES["default"]["TEST"] = {"NAME": f"test_tracker_{os.getpid()}"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production

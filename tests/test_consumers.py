@@ -150,19 +150,19 @@ async def test_gap_in_the_live_stream_is_filled_from_the_log(sockets, user_token
     """A publish lost on the way (Redis restart) is replayed when the next event shows the gap."""
     from django.db import transaction
 
-    from tracker import events
+    from tracker.stream import eventlog
 
     socket, _, _ = await sockets(token=user_token)
     await socket.receive()
 
     def write_without_publishing():
-        original = events.publish
-        events.publish = lambda event_id, text: None
+        original = eventlog.publish
+        eventlog.publish = lambda event_id, text: None
         try:
             with transaction.atomic():
                 IncidentFactory(name="lost publish")
         finally:
-            events.publish = original
+            eventlog.publish = original
 
     await in_thread(write_without_publishing)()
     await socket.assert_silent()

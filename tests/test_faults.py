@@ -15,21 +15,19 @@ from channels.db import database_sync_to_async
 from django.test import Client
 
 from tests.conftest import in_thread, session_cookie
-from tests.servers import (
-    RedisServer,
+from tests.support.http import http, report_incident
+from tests.support.processes import free_port, wait_until
+from tests.support.proxy import TcpProxy
+from tests.support.redis_server import RedisServer
+from tests.support.stream_client import (
     StreamClient,
-    TcpProxy,
     assert_exactly_once_in_order,
-    free_port,
-    http,
-    report_incident,
     logged_event_ids,
     report,
-    wait_until,
     write_incidents,
 )
-from tracker import events
 from tracker.health import CLOSE_UNAVAILABLE
+from tracker.stream.publish import GROUP
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -101,7 +99,7 @@ async def test_redis_restart_servers_recover_and_nothing_is_lost(servers, settin
         }
     }
     first, second = servers(2, redis_url=own_redis.url)
-    group_channel = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{events.GROUP}"
+    group_channel = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{GROUP}"
     clients = [StreamClient(f"client-{n}", [s.ws_url], token.key) for n, s in enumerate((first, second, first))]
     done, target, connected = asyncio.Event(), [0], [asyncio.Event() for _ in clients]
     followers = [asyncio.create_task(c.follow(done, target, connected=e)) for c, e in zip(clients, connected)]
@@ -218,7 +216,7 @@ async def test_dead_client_is_dropped_by_the_protocol_ping(servers, settings, to
 
     def sockets_on_server() -> int:
         """Return the consumers alive on the server: each has its own pub/sub channel in Redis, beside the
-        one channel the process's fan-out subscribes to the group with (tracker.stream)."""
+        one channel the process's fan-out subscribes to the group with (tracker.stream.fanout)."""
         import redis
 
         client = redis.Redis.from_url(settings.REDIS_URL)

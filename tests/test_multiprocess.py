@@ -11,17 +11,10 @@ import websockets
 from django.conf import settings
 
 from tests.conftest import in_thread
-from tests.servers import (
-    ROOT,
-    AsgiServer,
-    StreamClient,
-    free_port,
-    http,
-    logged_event_ids,
-    report_incident,
-    start_all,
-    wait_until,
-)
+from tests.support.asgi_server import AsgiServer, start_all
+from tests.support.http import http, report_incident
+from tests.support.processes import ROOT, free_port, wait_until
+from tests.support.stream_client import StreamClient, logged_event_ids
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(60)]
 

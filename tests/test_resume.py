@@ -12,15 +12,15 @@ from django.utils import timezone
 
 from tests.conftest import in_thread
 from tests.factories import IncidentFactory
-from tests.servers import (
+from tests.support.stream_client import (
     StreamClient,
     assert_exactly_once_in_order,
     logged_event_ids,
     report,
     write_incidents,
 )
-from tracker import events
 from tracker.models import Event
+from tracker.stream import eventlog
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -59,12 +59,12 @@ async def test_event_whose_publish_was_lost_arrives_without_a_later_event(socket
     assert (await socket.receive())["type"] == "hello"
 
     def write_without_publishing():
-        original = events.publish
-        events.publish = lambda event_id, text: None
+        original = eventlog.publish
+        eventlog.publish = lambda event_id, text: None
         try:
             return IncidentFactory(name="lost publish").pk
         finally:
-            events.publish = original
+            eventlog.publish = original
 
     incident_id = await in_thread(write_without_publishing)()
     event = await socket.receive_event(timeout=3)

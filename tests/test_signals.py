@@ -7,8 +7,9 @@ from django.contrib.gis.geos import Point
 from django.db import transaction
 
 from tests.factories import AreaFactory, IncidentFactory, UserFactory, square
-from tracker import events, services
+from tracker import features, services
 from tracker.models import Event, Incident, Severity
+from tracker.stream import eventlog
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,7 @@ def test_area_create_update_delete_events():
 def test_pushed_feature_equals_the_api_feature():
     incident = IncidentFactory(reporter=UserFactory(username="ana"))
     incident.refresh_from_db()
-    assert Event.objects.get().envelope["feature"] == json.loads(events.encode(events.incident_feature(incident)))
+    assert Event.objects.get().envelope["feature"] == json.loads(eventlog.encode(features.incident_feature(incident)))
 
 
 def test_plain_model_save_fires_the_same_path():

@@ -1,11 +1,11 @@
 """The live stream: one NotificationsConsumer per authenticated WebSocket.
 
 Delivery contract (see ARCHITECTURE.md): events arrive in id order, each once. On connect the socket joins
-the live stream (the process's group subscription, tracker.stream) *before* it reads the log, so nothing
+the live stream (the process's group subscription, tracker.stream.fanout) *before* it reads the log, so nothing
 committed in between is lost; anything already sent is dropped by id; a gap in the live stream (a publish
 lost while Redis was away, or overtaken by a later one) is filled from the log, which is safe because event
 ids are gap-free and commit-ordered. Events whose publish was lost with no later event to reveal the gap are
-delivered by the process's ticker (tracker.stream), which also sends the heartbeat.
+delivered by the process's ticker (tracker.stream.fanout), which also sends the heartbeat.
 """
 
 import asyncio
@@ -17,7 +17,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from tracker import events, selectors, stream
+from tracker.stream import fanout, replay
+from tracker.stream.eventlog import encode
 from tracker.security import RevocableSocketMixin
 from tracker.health import CLOSE_UNAVAILABLE, UNAVAILABLE_ERRORS
 
@@ -39,11 +40,11 @@ def parse_after(query_string: bytes) -> int | None:
 
 
 @database_sync_to_async
-def replay_plan(after: int | None) -> selectors.ReplayPlan:
-    return selectors.replay_plan(after, limit=settings.TRACKER["REPLAY_LIMIT"])
+def replay_plan(after: int | None) -> replay.ReplayPlan:
+    return replay.replay_plan(after, limit=settings.TRACKER["REPLAY_LIMIT"])
 
 
-fetch_events = database_sync_to_async(selectors.events_after)
+fetch_events = database_sync_to_async(replay.events_after)
 
 
 class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
@@ -86,10 +87,10 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
             return
         # Logging out, deactivation or a deleted token close this socket (tracker.security).
         await self.join_revocation_groups()
-        await stream.subscribe()
+        await fanout.subscribe()
         await self.accept()
         # Registered and locked with no await in between: every push from here on waits for the replay.
-        stream.register(self)
+        fanout.register(self)
         async with self.delivery:
             plan = await replay_plan(after)
             await self.send_json({"type": "hello", "last_event_id": plan.last})
@@ -111,7 +112,7 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
         await self.close(code=CLOSE_UNAVAILABLE)
 
     async def disconnect(self, code) -> None:
-        stream.unregister(self)
+        fanout.unregister(self)
         for task in self.pending:
             task.cancel()
         try:
@@ -125,7 +126,7 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
         pass
 
     async def push(self, event_id: int, text: str) -> None:
-        """Take a live event from the process's fan-out (tracker.stream) without making the fan-out wait.
+        """Take a live event from the process's fan-out (tracker.stream.fanout) without making the fan-out wait.
 
         The common case, the next id with nothing else sending, is sent at once (an uncontended lock is
         taken without yielding, and an ASGI send only encodes and writes to the transport). Anything else (a
@@ -170,7 +171,7 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
 
     async def send_envelopes(self, envelopes: list[dict]) -> None:
         for envelope in envelopes:
-            await self.send(text_data=events.encode(envelope))
+            await self.send(text_data=encode(envelope))
             self.last_sent = envelope["id"]
 
     async def send_json(self, content: dict) -> None:

@@ -10,7 +10,8 @@ from django.contrib.gis.geos import Point, Polygon
 from django.db import transaction
 from django.utils import timezone
 
-from tracker import events, selectors
+from tracker import selectors
+from tracker.stream import eventlog
 from tracker.models import Alert, AreaOfInterest, EventOp, Incident, Severity
 
 INCIDENT_EDITABLE = frozenset({"name", "description", "severity", "status", "location"})
@@ -95,7 +96,7 @@ def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
         alert.acknowledged_at = timezone.now()
         alert.acknowledged_by = user
         alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
-        events.record_alerts(alert.incident, [alert], EventOp.UPDATED)
+        eventlog.record_alerts(alert.incident, [alert], EventOp.UPDATED)
     return alert
 
 
@@ -113,7 +114,7 @@ def sync_incident_alerts(incident: Incident, *, feature: dict | None = None) -> 
     new = [Alert(incident=incident, area=matching[area_id]) for area_id in sorted(matching.keys() - active.keys())]
     if new:
         Alert.objects.bulk_create(new)
-        events.record_alerts(incident, new, EventOp.CREATED, feature=feature)
+        eventlog.record_alerts(incident, new, EventOp.CREATED, feature=feature)
     return new
 
 
@@ -129,7 +130,7 @@ def sync_area_alerts(area: AreaOfInterest) -> list[Alert]:
     raised = []
     for incident_id in sorted(matching.keys() - active.keys()):
         alert = Alert.objects.create(incident=matching[incident_id], area=area)
-        events.record_alerts(matching[incident_id], [alert], EventOp.CREATED)
+        eventlog.record_alerts(matching[incident_id], [alert], EventOp.CREATED)
         raised.append(alert)
     return raised
 
@@ -140,4 +141,4 @@ def _clear(alerts) -> None:
     for alert in alerts:
         alert.cleared_at = now
         alert.save(update_fields=["cleared_at"])
-        events.record_alerts(alert.incident, [alert], EventOp.UPDATED)
+        eventlog.record_alerts(alert.incident, [alert], EventOp.UPDATED)

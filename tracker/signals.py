@@ -1,10 +1,11 @@
 """Signal receivers: every save or delete of an incident or area, from any path, is logged, broadcast after
-commit and checked against the alert rule. Thin by design: the work is in tracker.events and tracker.services.
+commit and checked against the alert rule. Thin by design: the work is in tracker.stream.eventlog and tracker.services.
 Connected in TrackerConfig.ready() with dispatch_uids, so they are connected exactly once. They run inside
 the transaction LiveModel.save/delete opens, so a change, its event and its alerts commit together.
 """
 
-from tracker import events, services
+from tracker import services
+from tracker.stream import eventlog
 from tracker.models import AreaOfInterest, EventOp, Incident
 
 
@@ -15,23 +16,23 @@ def _op(created: bool) -> str:
 def incident_saved(sender, instance: Incident, created: bool, raw: bool = False, **kwargs) -> None:
     if raw:  # loaddata: fixtures are not live changes
         return
-    event = events.record_incident(instance, _op(created))
+    event = eventlog.record_incident(instance, _op(created))
     services.sync_incident_alerts(instance, feature=event.envelope["feature"])
 
 
 def incident_deleted(sender, instance: Incident, **kwargs) -> None:
-    events.record_incident(instance, EventOp.DELETED)
+    eventlog.record_incident(instance, EventOp.DELETED)
 
 
 def area_saved(sender, instance: AreaOfInterest, created: bool, raw: bool = False, **kwargs) -> None:
     if raw:
         return
-    events.record_area(instance, _op(created))
+    eventlog.record_area(instance, _op(created))
     services.sync_area_alerts(instance)
 
 
 def area_deleted(sender, instance: AreaOfInterest, **kwargs) -> None:
-    events.record_area(instance, EventOp.DELETED)
+    eventlog.record_area(instance, EventOp.DELETED)
 
 
 def connect() -> None:

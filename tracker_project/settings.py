@@ -157,7 +157,7 @@ CACHES = {
 
 # RedisPubSubChannelLayer: a group_send is one PUBLISH that each server process receives once and fans out
 # in memory, where RedisChannelLayer writes one copy of the message per socket into Redis. Pub/sub delivers
-# at most once; the Event log (tracker.events) closes that gap by replaying anything a socket missed.
+# at most once; the Event log (tracker.stream.eventlog) closes that gap by replaying anything a socket missed.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"),
@@ -251,7 +251,7 @@ TRACKER = {
     "REPLAY_LIMIT": int(os.environ.get("TRACKER_REPLAY_LIMIT", "5000")),
     # Seconds between server pings on an idle socket.
     "HEARTBEAT_SECONDS": float(os.environ.get("TRACKER_HEARTBEAT_SECONDS", "30")),
-    # Seconds between a server process's catch-up ticks (tracker.stream): one indexed MAX(id) query per process
+    # Seconds between a server process's catch-up ticks (tracker.stream.fanout): one indexed MAX(id) query per process
     # per tick; an event whose publish was lost (Redis down) reaches the sockets within two ticks.
     "CATCHUP_SECONDS": float(os.environ.get("TRACKER_CATCHUP_SECONDS", "1")),
     # Longest a committed write waits for its broadcast before leaving it to the catch-up.

@@ -4,7 +4,7 @@ import pytest
 
 from tests.api.conftest import API, assert_error, feature, rectangle
 from tests.factories import AreaFactory, IncidentFactory, square
-from tracker import events
+from tracker import features
 from tracker.models import Alert, AreaOfInterest, Event, EventType, IncidentStatus, Severity
 from tracker.selectors import point
 
@@ -22,7 +22,7 @@ def test_staff_create_an_area_they_own_and_it_alerts_at_once(staff_api, staff):
     response = staff_api.post(URL, feature(rectangle(10, 10, 11, 11), name="Zone", threshold="medium"), format="json")
     assert response.status_code == 201, response.json()
     area = AreaOfInterest.objects.get()
-    assert response.json() == events.area_feature(area)
+    assert response.json() == features.area_feature(area)
     assert response.json()["properties"]["owner"] == staff.username
     assert Alert.objects.get().incident == incident
     assert Event.objects.filter(type=EventType.AREA).count() == 1

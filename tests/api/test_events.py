@@ -4,8 +4,8 @@ import pytest
 
 from tests.api.conftest import API, assert_error
 from tests.factories import IncidentFactory
-from tracker import selectors
 from tracker.models import Event
+from tracker.stream import replay
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +24,12 @@ def test_replays_the_logged_envelopes_in_id_order_in_batches(api):
         page = api.get(page["next"]).json()
         collected += page["results"]
     assert collected == logged
-    assert page["last_event_id"] == selectors.last_event_id() and page["next"] is None
+    assert page["last_event_id"] == replay.last_event_id() and page["next"] is None
 
 
 def test_caught_up_or_ahead_gets_nothing_and_the_head(api):
     IncidentFactory()
-    last = selectors.last_event_id()
+    last = replay.last_event_id()
     for after in (last, last + 100):
         body = api.get(URL, {"after": after}).json()
         assert body == {"results": [], "last_event_id": last, "next": None}
@@ -42,10 +42,10 @@ def test_an_empty_log(api):
 def test_pruned_position_answers_410_resync(api):
     for _ in range(3):
         IncidentFactory()
-    oldest = selectors.oldest_event_id()
+    oldest = replay.oldest_event_id()
     Event.objects.filter(id__lte=oldest + 1).delete()  # as prune_events would
     body = assert_error(api.get(URL, {"after": oldest - 1}), 410)
-    assert body["code"] == "resync" and body["last_event_id"] == selectors.last_event_id()
+    assert body["code"] == "resync" and body["last_event_id"] == replay.last_event_id()
     assert api.get(URL, {"after": oldest + 1}).status_code == 200  # the first kept event is next: fine
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from tests.api.conftest import API, assert_error, feature, point
 from tests.factories import IncidentFactory, UserFactory
-from tracker import events
+from tracker import features
 from tracker.models import Event, EventOp, EventType, Incident, IncidentStatus, Severity
 from tracker.selectors import point as point_geos
 
@@ -27,7 +27,7 @@ def test_create_reads_back_as_the_feature_the_event_carries(api, user):
     assert response.status_code == 201, response.json()
     body = response.json()
     incident = Incident.objects.get()
-    assert body == events.incident_feature(incident)
+    assert body == features.incident_feature(incident)
     assert body["geometry"] == {"type": "Point", "coordinates": [-58.38, -34.6]}
     assert body["properties"]["severity"] == "high"
     assert body["properties"]["status"] == "open"

@@ -8,8 +8,8 @@ the app must work without tiles anyway.
 """
 
 import time
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -17,7 +17,9 @@ from django.test import Client
 from playwright.sync_api import sync_playwright
 from rest_framework.authtoken.models import Token
 
-from tests.servers import ROOT, AsgiServer, http
+from tests.support.asgi_server import AsgiServer
+from tests.support.http import http
+from tests.support.processes import ROOT
 
 # This suite's ports (other process tests use 18150-18199).
 E2E_PORTS = range(18300, 18350)

@@ -18,10 +18,11 @@ from tests.e2e.conftest import (
     wait_connected,
 )
 from tests.factories import AreaFactory, UserFactory, square
-from tests.servers import wait_until
-from tracker import selectors, services
+from tests.support.processes import wait_until
+from tracker import services
 from tracker.management.commands.load_demo import DEMO_USERNAME
 from tracker.models import Alert, AreaOfInterest, Event, Incident, Severity
+from tracker.stream import replay
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -211,7 +212,7 @@ def test_server_restart_shows_reconnecting_then_connected_with_the_missed_incide
         page.wait_for_function("() => window.badgeStates.includes('reconnecting')")
         # Written while no server is up: only the event log has it.
         missed = services.incident_report(name="Missed while offline", location=Point(*MICROCENTRO, srid=4326))
-        missed_event = selectors.last_event_id()
+        missed_event = replay.last_event_id()
         assert missed_event > last_seen
         own.restart()
 

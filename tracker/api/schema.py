@@ -137,7 +137,7 @@ class EnvelopeAlertSerializer(serializers.Serializer):
 
 
 class EnvelopeSerializer(serializers.Serializer):
-    """An event as the WebSocket pushes it (tracker.events builds it; this class only describes it)."""
+    """An event as the WebSocket pushes it (tracker.stream.eventlog builds it; this class only describes it)."""
 
     id = serializers.IntegerField(help_text="Strictly increasing and gap-free.")
     type = serializers.ChoiceField(choices=EventType.choices)

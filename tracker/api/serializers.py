@@ -1,7 +1,8 @@
-"""GeoJSON serializers: the single source of the feature shape, used by the REST API and the pushed events.
+"""GeoJSON serializers: what the REST API reads and how the OpenAPI document describes it.
 
-A feature fetched over REST and a feature pushed over the WebSocket are produced by the same class, so they
-are equal for the same row.
+Reads return tracker.features' shapes, the same functions the event log uses, so a feature fetched over REST
+and a feature pushed over the WebSocket are equal for the same row; the fields below declare that shape for
+the schema and parse writes (tests/test_features.py checks the two agree).
 
 Writes take a GeoJSON Feature, ``{"type": "Feature", "geometry": {...}, "properties": {...}}``, the shape a
 read returns, so a client can send back what it fetched: read-only properties (id, reporter, timestamps, url)
@@ -14,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 from rest_framework_gis.serializers import GeoFeatureModelListSerializer, GeoFeatureModelSerializer
 
+from tracker import features
 from tracker.api.exceptions import GEOMETRY
 from tracker.api.fields import ConstantField, GeoJSONGeometryField, SeverityField
 from tracker.api.schema import geometry_schema
@@ -92,9 +94,12 @@ class IncidentSerializer(FeatureSerializer):
         )
         read_only_fields = ("id", "reporter", "reported_publicly", "created_at", "updated_at", "url")
 
+    def to_representation(self, incident: Incident) -> dict:
+        return features.incident_feature(incident)
+
     def get_url(self, incident: Incident) -> str:
-        """Return the path of the incident's detail page."""
-        return f"/incidents/{incident.pk}/"
+        """Return the path of the incident's detail page (declares the property's type for the schema)."""
+        return features.incident_url(incident.pk)
 
     def validate_status(self, value: str) -> str:
         if self.instance is None and value != IncidentStatus.OPEN:
@@ -125,6 +130,9 @@ class AreaSerializer(FeatureSerializer):
         list_serializer_class = FeatureListSerializer
         fields = ("id", "name", "threshold", "owner", "created_at", "updated_at")
         read_only_fields = ("id", "owner", "created_at", "updated_at")
+
+    def to_representation(self, area: AreaOfInterest) -> dict:
+        return features.area_feature(area)
 
 
 class AlertSerializer(serializers.ModelSerializer):

@@ -18,6 +18,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from tracker import selectors, services
+from tracker.stream import replay
 from tracker.api.exceptions import GEOMETRY, ResyncRequired, validation_error
 from tracker.api.filters import AlertFilterSet, AreaFilterSet, IncidentClusterFilterSet, IncidentFilterSet
 from tracker.api.pagination import FeaturePagination, PageNumberPagination, int_param
@@ -231,13 +232,13 @@ class EventLogView(APIView):
     def get(self, request):
         after = int_param(request, "after", default=0, minimum=0, maximum=MAX_EVENT_ID)
         limit = int_param(request, "limit", default=EVENTS_DEFAULT_LIMIT, maximum=EVENTS_MAX_LIMIT)
-        last = selectors.last_event_id()
+        last = replay.last_event_id()
         results = []
         if after < last:
-            oldest = selectors.oldest_event_id()
+            oldest = replay.oldest_event_id()
             if oldest is None or after < oldest - 1:
                 raise ResyncRequired(last)
-            results = selectors.events_after(after, upto=last, limit=limit)
+            results = replay.events_after(after, upto=last, limit=limit)
         resume = results[-1]["id"] if results else last
         more = resume < last
         return Response(

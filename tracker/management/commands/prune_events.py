@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from tracker import events
+from tracker.stream import eventlog
 
 
 class Command(BaseCommand):
@@ -25,5 +25,5 @@ class Command(BaseCommand):
         hours = settings.TRACKER["EVENT_RETENTION_HOURS"] if hours is None else hours
         if hours < 0:
             raise CommandError("--hours must be >= 0")
-        deleted = events.prune(timezone.now() - timedelta(hours=hours))
+        deleted = eventlog.prune(timezone.now() - timedelta(hours=hours))
         self.stdout.write(f"pruned {deleted} event(s) older than {hours:g} h")

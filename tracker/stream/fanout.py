@@ -36,7 +36,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from tracker import events, selectors
+from tracker.stream import replay
+from tracker.stream.publish import GROUP
 from tracker.health import CLOSE_UNAVAILABLE, DATABASE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,8 @@ logger = logging.getLogger(__name__)
 # Consecutive failed database reads before the sockets are closed: one failed query is a blip, two are an outage.
 FAILED_TICKS_BEFORE_CLOSING = 2
 
-last_event_id = database_sync_to_async(selectors.last_event_id)
-fetch_events = database_sync_to_async(selectors.events_after)
+last_event_id = database_sync_to_async(replay.last_event_id)
+fetch_events = database_sync_to_async(replay.events_after)
 
 
 # Seconds between attempts to (re)subscribe the process to the group after a channel-layer failure.
@@ -123,7 +124,7 @@ class Ticker:
             channel = None
             try:
                 channel = await layer.new_channel()
-                await layer.group_add(events.GROUP, channel)
+                await layer.group_add(GROUP, channel)
                 self.subscribed.set()
                 while True:
                     message = await layer.receive(channel)
@@ -149,7 +150,7 @@ class Ticker:
     @staticmethod
     async def leave(layer, channel: str) -> None:
         try:
-            await layer.group_discard(events.GROUP, channel)
+            await layer.group_discard(GROUP, channel)
         except Exception:  # Redis away: the subscription died with the connection
             logger.info("could not leave the group while the channel layer is unavailable")
 

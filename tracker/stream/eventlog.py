@@ -1,0 +1,88 @@
+"""The event log: every change becomes an Event row in the transaction that makes it.
+
+`record()` writes an Event row in the caller's transaction and schedules its broadcast
+(tracker.stream.publish) with `transaction.on_commit`, so a rolled-back change is never pushed and a pushed
+event is always in the log. The broadcast carries the envelope already serialised to JSON text: it is
+encoded once per event, not once per socket.
+"""
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from tracker.features import alert_summary, area_feature, incident_feature
+from tracker.stream import replay
+from tracker.stream.publish import publish
+from tracker.models import Alert, AreaOfInterest, Event, EventOp, EventType, Incident
+
+def encode(envelope: dict) -> str:
+    """Return the compact JSON text of an envelope (datetimes as ISO 8601)."""
+    return json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def _next_event_id() -> int:
+    """Return the next event id, holding the counter's row lock until the current transaction ends.
+
+    Holding the lock to commit is what makes ids commit-ordered and gap-free (see Event). The upsert also
+    recreates the row after a table flush.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tracker_eventcounter (id, last_id) VALUES (1, 1) "
+            "ON CONFLICT (id) DO UPDATE SET last_id = tracker_eventcounter.last_id + 1 "
+            "RETURNING last_id"
+        )
+        return cursor.fetchone()[0]
+
+
+def record(event_type: str, op: str, feature: dict, **extra) -> Event:
+    """Append an event to the log and broadcast it after the transaction commits.
+
+    Returns the saved Event. Must be called inside the transaction that makes the change it describes
+    (it opens one if there is none), so the event exists if and only if the change does.
+    """
+    with transaction.atomic(savepoint=False):
+        event_id = _next_event_id()
+        now = timezone.now()
+        envelope = {"id": event_id, "type": event_type, "op": op, "at": now, "feature": feature, **extra}
+        text = encode(envelope)
+        event = Event.objects.create(id=event_id, type=event_type, op=op, created_at=now, envelope=json.loads(text))
+        transaction.on_commit(lambda: publish(event_id, text))
+    return event
+
+
+def record_incident(incident: Incident, op: str) -> Event:
+    """Log and broadcast an incident change; for a delete, `incident` still holds its last state."""
+    return record(EventType.INCIDENT, op, incident_feature(incident))
+
+
+def record_area(area: AreaOfInterest, op: str) -> Event:
+    """Log and broadcast an area change; for a delete, `area` still holds its last geometry."""
+    return record(EventType.AREA, op, area_feature(area))
+
+
+def record_alerts(incident: Incident, alerts: Iterable[Alert], op: str, *, feature: dict | None = None) -> Event:
+    """Log and broadcast alerts of one incident: the incident feature (`feature` if given, else serialised
+    now) and each alert with its area."""
+    feature = incident_feature(incident) if feature is None else feature
+    return record(EventType.ALERT, op, feature, alerts=[alert_summary(a) for a in alerts])
+
+
+def prune(before: datetime) -> int:
+    """Delete the events created before `before` and return how many were deleted.
+
+    Deletes a prefix of the log (every id up to the newest old-enough one), so what is left stays a gap-free
+    run of ids and a resume position is either fully replayable or older than the oldest event (resync).
+    The newest event is always kept, so `last_event_id` never goes back.
+    """
+    newest = replay.last_event_id()
+    cutoff = Event.objects.filter(created_at__lt=before, id__lt=newest).aggregate(cutoff=Max("id"))["cutoff"]
+    if cutoff is None:
+        return 0
+    deleted, _ = Event.objects.filter(id__lte=cutoff).delete()
+    return deleted
