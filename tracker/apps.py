@@ -6,7 +6,9 @@ class TrackerConfig(AppConfig):
     name = "tracker"
 
     def ready(self) -> None:
-        from tracker import security, signals
+        from tracker import signals
+        from tracker.security import login_rate, revocation
 
         signals.connect()
-        security.connect()
+        login_rate.connect()
+        revocation.connect()

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from tracker.stream import fanout, replay
 from tracker.stream.eventlog import encode
-from tracker.security import RevocableSocketMixin
+from tracker.security.revocation import RevocableSocketMixin
 from tracker.health import CLOSE_UNAVAILABLE, UNAVAILABLE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        # Logging out, deactivation or a deleted token close this socket (tracker.security).
+        # Logging out, deactivation or a deleted token close this socket (tracker.security.revocation).
         await self.join_revocation_groups()
         await fanout.subscribe()
         await self.accept()

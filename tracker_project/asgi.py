@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from tracker.auth import BrowserOriginValidator, TokenOrSessionAuthMiddlewareStack  # noqa: E402
+from tracker.security.auth import BrowserOriginValidator, TokenOrSessionAuthMiddlewareStack  # noqa: E402
 from tracker.health import UnavailableGuard  # noqa: E402
 from tracker.routing import websocket_urlpatterns  # noqa: E402
 

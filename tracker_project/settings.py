@@ -55,7 +55,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 # Failed sign-ins allowed per client address and window (django-ratelimit syntax); beyond it, 429 until the
-# window ends (tracker.security.LoginRateLimitMiddleware). Behind nginx the ASGI server's --proxy-headers
+# window ends (tracker.security.login_rate.LoginRateLimitMiddleware). Behind nginx the ASGI server's --proxy-headers
 # makes REMOTE_ADDR the client's address.
 LOGIN_FAILURE_RATE = os.environ.get("TRACKER_LOGIN_FAILURE_RATE", "10/5m")
 if PRODUCTION:
@@ -93,7 +93,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "tracker.logs.RequestLogMiddleware",
+    "tracker.ops.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Under /api/: JSON errors from every layer below, and 413 for a body over the limit before it is read.
     "tracker.api.middleware.ApiErrorsMiddleware",
@@ -103,7 +103,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "tracker.security.LoginRateLimitMiddleware",
+    "tracker.security.login_rate.LoginRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # PostgreSQL unreachable: 503 (JSON for the API) instead of a 500.
@@ -260,8 +260,8 @@ TRACKER = {
     "HEALTH_TIMEOUT_SECONDS": float(os.environ.get("TRACKER_HEALTH_TIMEOUT_SECONDS", "2")),
 }
 
-# Production logs are one JSON object per line (requests: tracker.logs.RequestLogMiddleware; pushed events:
-# tracker.logs.log_event_pushed); development keeps readable lines. LOG_FORMAT=json|plain overrides.
+# Production logs are one JSON object per line (requests: tracker.ops.logs.RequestLogMiddleware; pushed events:
+# tracker.ops.logs.log_event_pushed); development keeps readable lines. LOG_FORMAT=json|plain overrides.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if PRODUCTION else "plain")
 LOGGING = {
     "version": 1,

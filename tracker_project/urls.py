@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from tracker.health import healthz
-from tracker.security import inline_style_sources
+from tracker.security.csp import inline_style_sources
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

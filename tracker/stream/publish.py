@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
-from tracker.logs import log_event_pushed
+from tracker.ops.logs import log_event_pushed
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 from channels.auth import AuthMiddleware
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
-from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 from channels.security.websocket import OriginValidator
+from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.authtoken.models import Token

@@ -1,0 +1,1 @@
+"""Running the service: structured request and push logs (logs)."""
