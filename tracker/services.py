@@ -142,3 +142,61 @@ def _clear(alerts) -> None:
         alert.cleared_at = now
         alert.save(update_fields=["cleared_at"])
         eventlog.record_alerts(alert.incident, [alert], EventOp.UPDATED)
+
+
+def user_deleting(user: AbstractBaseUser) -> None:
+    """Before `user` is deleted (pre_delete, inside the deletion's transaction): detach it from every incident,
+    area and alert that names it, and record an event for each changed feature.
+
+    Django's SET_NULL runs as a plain UPDATE with no event, so it is done here instead (Django's own update
+    then matches no row): reporter, owner and acknowledged_by become null, incidents and areas get a new
+    `updated_at` (clients keep a feature only if it is newer than theirs), and the events commit with the
+    delete. The user row is locked first, so no other transaction can point a row at it until the delete
+    commits (a foreign key check needs a share lock on the row it references).
+    """
+    type(user).objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    incident_ids = list(Incident.objects.filter(reporter=user).values_list("pk", flat=True))
+    area_ids = list(AreaOfInterest.objects.filter(owner=user).values_list("pk", flat=True))
+    alert_ids = list(Alert.objects.filter(acknowledged_by=user).values_list("pk", flat=True))
+    now = timezone.now()
+    Incident.objects.filter(pk__in=incident_ids).update(reporter=None, updated_at=now)
+    AreaOfInterest.objects.filter(pk__in=area_ids).update(owner=None, updated_at=now)
+    Alert.objects.filter(pk__in=alert_ids).update(acknowledged_by=None)
+    _record_user_features(incident_ids, area_ids, alert_ids)
+
+
+def user_renamed(user: AbstractBaseUser) -> None:
+    """After `user`'s username changed: record an event for every incident, area and alert that shows it.
+
+    Incidents and areas get a new `updated_at`, since what they show changed (clients keep a feature only if
+    it is newer than theirs). Call it in the transaction of the rename where there is one.
+    """
+    with transaction.atomic(savepoint=False):
+        now = timezone.now()
+        incidents = Incident.objects.filter(reporter=user)
+        areas = AreaOfInterest.objects.filter(owner=user)
+        incidents.update(updated_at=now)
+        areas.update(updated_at=now)
+        _record_user_features(
+            list(incidents.values_list("pk", flat=True)),
+            list(areas.values_list("pk", flat=True)),
+            list(Alert.objects.filter(acknowledged_by=user).values_list("pk", flat=True)),
+        )
+
+
+def _record_user_features(incident_ids: list[int], area_ids: list[int], alert_ids: list[int]) -> None:
+    """Record an `updated` event for each of these incidents and areas as they now are, and one `alert`
+    event per incident for these alerts, in as few statements as the counts allow."""
+    incidents = Incident.objects.filter(pk__in=incident_ids).select_related("reporter").order_by("pk")
+    areas = AreaOfInterest.objects.filter(pk__in=area_ids).select_related("owner").order_by("pk")
+    by_incident: dict[int, list[Alert]] = {}
+    alerts = Alert.objects.filter(pk__in=alert_ids).select_related("incident__reporter", "area", "acknowledged_by")
+    for alert in alerts.order_by("incident_id", "pk"):
+        by_incident.setdefault(alert.incident_id, []).append(alert)
+    eventlog.record_many(
+        [
+            *(eventlog.incident_change(incident, EventOp.UPDATED) for incident in incidents),
+            *(eventlog.area_change(area, EventOp.UPDATED) for area in areas),
+            *(eventlog.alerts_change(group[0].incident, group, EventOp.UPDATED) for group in by_incident.values()),
+        ]
+    )

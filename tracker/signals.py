@@ -1,5 +1,5 @@
 """Signal receivers: every save or delete of an incident or area, from any path, is logged, broadcast after
-commit and checked against the alert rule. Thin by design: the work is in tracker.stream.eventlog and tracker.services.
+commit and checked against the alert rule; deleting or renaming a user pushes every feature that shows its name. Thin by design: the work is in tracker.stream.eventlog and tracker.services.
 Connected in TrackerConfig.ready() with dispatch_uids, so they are connected exactly once. They run inside
 the transaction LiveModel.save/delete opens, so a change, its event and its alerts commit together.
 """
@@ -35,11 +35,37 @@ def area_deleted(sender, instance: AreaOfInterest, **kwargs) -> None:
     eventlog.record_area(instance, EventOp.DELETED)
 
 
+def user_deleting(sender, instance, **kwargs) -> None:
+    # pre_delete, not post_delete: by post_delete Django's SET_NULL has already hidden which rows named the user.
+    services.user_deleting(instance)
+
+
+def user_saving(sender, instance, raw: bool = False, update_fields=None, **kwargs) -> None:
+    # Remember a rename for user_saved: after the save the old username is gone. A login saves last_login
+    # only, so it costs no query.
+    renamed = False
+    if not raw and instance.pk is not None and (update_fields is None or "username" in update_fields):
+        old = type(instance).objects.filter(pk=instance.pk).values_list("username", flat=True).first()
+        renamed = old is not None and old != instance.get_username()
+    instance._tracker_renamed = renamed
+
+
+def user_saved(sender, instance, **kwargs) -> None:
+    if getattr(instance, "_tracker_renamed", False):
+        instance._tracker_renamed = False
+        services.user_renamed(instance)
+
+
 def connect() -> None:
     """Connect the receivers; idempotent thanks to the dispatch_uids."""
-    from django.db.models.signals import post_delete, post_save
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
     post_save.connect(incident_saved, sender=Incident, dispatch_uid="tracker.incident_saved")
     post_delete.connect(incident_deleted, sender=Incident, dispatch_uid="tracker.incident_deleted")
     post_save.connect(area_saved, sender=AreaOfInterest, dispatch_uid="tracker.area_saved")
     post_delete.connect(area_deleted, sender=AreaOfInterest, dispatch_uid="tracker.area_deleted")
+    User = get_user_model()
+    pre_delete.connect(user_deleting, sender=User, dispatch_uid="tracker.user_deleting")
+    pre_save.connect(user_saving, sender=User, dispatch_uid="tracker.user_saving")
+    post_save.connect(user_saved, sender=User, dispatch_uid="tracker.user_saved")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PORTS = range(18150, 18200)
 _handed_out: set[int] = set()
 
