@@ -1,8 +1,10 @@
-"""events/?after=N: the WebSocket's envelopes from the log, in order, in batches, with resync when pruned."""
+"""events/?after=N: the WebSocket's envelopes from the log, in order, in batches, with resync where the socket
+would resync (pruned, too far behind, ahead of the log)."""
 
 import pytest
 
 from tests.api.conftest import API, assert_error
+from tests.conftest import Socket, in_thread
 from tests.factories import IncidentFactory
 from tracker.models import Event
 from tracker.stream import replay
@@ -27,12 +29,19 @@ def test_replays_the_logged_envelopes_in_id_order_in_batches(api):
     assert page["last_event_id"] == replay.last_event_id() and page["next"] is None
 
 
-def test_caught_up_or_ahead_gets_nothing_and_the_head(api):
+def test_caught_up_gets_nothing_and_the_head(api):
     IncidentFactory()
     last = replay.last_event_id()
-    for after in (last, last + 100):
-        body = api.get(URL, {"after": after}).json()
-        assert body == {"results": [], "last_event_id": last, "next": None}
+    assert api.get(URL, {"after": last}).json() == {"results": [], "last_event_id": last, "next": None}
+
+
+def test_ahead_of_the_log_answers_410_resync_with_the_head(api):
+    """Defect 5: a position past the newest id got a 200 with a smaller last_event_id; the socket resyncs."""
+    IncidentFactory()
+    last = replay.last_event_id()
+    for after in (last + 1, last + 100):
+        body = assert_error(api.get(URL, {"after": after}), 410)
+        assert body["code"] == "resync" and body["last_event_id"] == last
 
 
 def test_an_empty_log(api):
@@ -57,3 +66,75 @@ def test_malformed_parameters(api, params):
 
 def test_needs_a_login(anon):
     assert_error(anon.get(URL), 401)
+
+
+# The log of the parity test: events 1..8 of which 1 and 2 were pruned, and a replay limit of 4 events.
+PARITY_EVENTS, PARITY_PRUNED, PARITY_LIMIT = 8, 2, 4
+REPLAY, RESYNC = "replay", "resync"
+
+
+async def socket_decision(token: str, after: int) -> tuple:
+    """Return what the WebSocket answers a client resuming after `after`: (RESYNC, last) or (REPLAY, ids, last)."""
+    socket, connected, _ = await Socket.open(token=token, query=f"after={after}")
+    assert connected
+    try:
+        hello = await socket.receive()
+        assert hello["type"] == "hello"
+        frames = []
+        while not await socket.communicator.receive_nothing(timeout=0.3):
+            frames.append(await socket.receive())
+    finally:
+        await socket.close()
+    if frames == [{"type": "resync"}]:
+        return RESYNC, hello["last_event_id"]
+    assert all(frame["type"] != "resync" for frame in frames), frames
+    return REPLAY, [frame["id"] for frame in frames], hello["last_event_id"]
+
+
+def rest_decision(api, after: int) -> tuple:
+    """Return what GET events/ answers the same client, following `next` in pages of 2: (RESYNC, last) on a
+    410, else (REPLAY, ids, last_event_id of the last page)."""
+    response = api.get(URL, {"after": after, "limit": 2})
+    if response.status_code == 410:
+        body = assert_error(response, 410)
+        assert body["code"] == "resync"
+        return RESYNC, body["last_event_id"]
+    page = response.json()
+    ids = [envelope["id"] for envelope in page["results"]]
+    while page["next"]:
+        page = api.get(page["next"]).json()
+        ids += [envelope["id"] for envelope in page["results"]]
+    return REPLAY, ids, page["last_event_id"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("position", "after", "expected"),
+    [
+        ("at the head", 8, (REPLAY, [], 8)),
+        ("behind, in the log", 5, (REPLAY, [6, 7, 8], 8)),
+        ("exactly the replay limit behind", 4, (REPLAY, [5, 6, 7, 8], 8)),
+        ("too far behind, in the log", 3, (RESYNC, 8)),
+        ("pruned", 1, (RESYNC, 8)),
+        ("from the start of a pruned log", 0, (RESYNC, 8)),
+        ("one past the end", 9, (RESYNC, 8)),
+        ("far past the end", 10**12, (RESYNC, 8)),
+    ],
+)
+async def test_the_socket_and_rest_decide_every_position_alike(token, api, settings, position, after, expected):
+    """Defect 5: one resume rule (tracker.stream.replay.resume_from) on both paths, for each class of position."""
+    settings.TRACKER = {**settings.TRACKER, "REPLAY_LIMIT": PARITY_LIMIT}
+    for _ in range(PARITY_EVENTS):
+        await in_thread(IncidentFactory)()
+    await in_thread(lambda: Event.objects.filter(id__lte=PARITY_PRUNED).delete())()
+    assert await in_thread(lambda: (replay.oldest_event_id(), replay.last_event_id()))() == (3, 8)
+
+    over_rest = await in_thread(rest_decision)(api, after)
+    over_socket = await socket_decision(token.key, after)
+    assert over_socket == over_rest == expected, position
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("after", "expected"), [(0, (REPLAY, [], 0)), (1, (RESYNC, 0))])
+async def test_the_socket_and_rest_decide_alike_on_an_empty_log(token, api, after, expected):
+    assert await in_thread(rest_decision)(api, after) == await socket_decision(token.key, after) == expected

@@ -47,11 +47,15 @@ class RequestTooLarge(exceptions.APIException):
 
 
 class ResyncRequired(exceptions.APIException):
-    """The events a client asked for were pruned from the log: it must refetch the current state instead."""
+    """The log cannot bring the client's position up to date (tracker.stream.replay.resume_from): it must
+    refetch the current state instead."""
 
     status_code = status.HTTP_410_GONE
     default_code = "resync"
-    default_detail = "Events after that id were pruned from the log; refetch incidents, areas and alerts."
+    default_detail = (
+        "The event log cannot resume from that id (pruned, too far behind or ahead of the log); "
+        "refetch incidents, areas and alerts."
+    )
 
     def __init__(self, last_event_id: int):
         super().__init__()

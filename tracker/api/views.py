@@ -206,8 +206,10 @@ class EventLogView(APIView):
 
     `last_event_id` is where to resume: the id of the last envelope returned, or the newest event's id when
     there is nothing newer. While `next` is not null there are more events; follow it (it asks for
-    after=last_event_id). A 410 with code "resync" means events after `after` were pruned from the log:
-    refetch the incidents, areas and alerts, then continue from its `last_event_id`.
+    after=last_event_id). Whether `after` can be resumed from is decided by the WebSocket's rule
+    (tracker.stream.replay.resume_from): a 410 with code "resync" means it was pruned from the log, is more
+    than TRACKER_REPLAY_LIMIT events behind, or is ahead of the log; refetch the incidents, areas and alerts,
+    then continue from the 410's `last_event_id`.
     """
 
     @extend_schema(
@@ -226,21 +228,22 @@ class EventLogView(APIView):
         ],
         responses={
             200: EventPageSerializer,
-            410: OpenApiResponse(ErrorSerializer, description="Events after `after` were pruned: resync."),
+            410: OpenApiResponse(
+                ErrorSerializer,
+                description="`after` was pruned, is too far behind or is ahead of the log: resync, then resume "
+                "from `last_event_id`.",
+            ),
         },
     )
     def get(self, request):
         after = int_param(request, "after", default=0, minimum=0, maximum=MAX_EVENT_ID)
         limit = int_param(request, "limit", default=EVENTS_DEFAULT_LIMIT, maximum=EVENTS_MAX_LIMIT)
-        last = replay.last_event_id()
-        results = []
-        if after < last:
-            oldest = replay.oldest_event_id()
-            if oldest is None or after < oldest - 1:
-                raise ResyncRequired(last)
-            results = replay.events_after(after, upto=last, limit=limit)
-        resume = results[-1]["id"] if results else last
-        more = resume < last
+        position = replay.resume_from(after)
+        if position.resync:
+            raise ResyncRequired(position.last)
+        results = replay.events_after(after, upto=position.last, limit=limit)
+        resume = results[-1]["id"] if results else position.last
+        more = resume < position.last
         return Response(
             {
                 "results": results,
