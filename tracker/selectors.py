@@ -56,6 +56,22 @@ def alerts_of(incident: Incident) -> QuerySet[Alert]:
     return incident.alerts.select_related("area", "acknowledged_by").order_by("-created_at", "-id")
 
 
+# The states of an alert a dispatcher works with. Cleared (the rule no longer holds) is final whether or not
+# someone acknowledged the alert; acknowledging only matters while it is not cleared.
+ALERT_STATES = {
+    "active": Q(cleared_at__isnull=True, acknowledged_at__isnull=True),
+    "acknowledged": Q(cleared_at__isnull=True, acknowledged_at__isnull=False),
+    "cleared": Q(cleared_at__isnull=False),
+}
+
+
+def alerts_in_state(queryset: QuerySet[Alert], state: str) -> QuerySet[Alert]:
+    """Return the alerts of `queryset` in `state` (a key of ALERT_STATES): "active" (neither cleared nor
+    acknowledged: needs a dispatcher), "acknowledged" (acknowledged, not cleared) or "cleared" (cleared,
+    acknowledged or not). Every alert is in exactly one state."""
+    return queryset.filter(ALERT_STATES[state])
+
+
 def bbox(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> Polygon:
     """Return the WGS 84 lon/lat rectangle with those corners."""
     box = Polygon.from_bbox((min_lon, min_lat, max_lon, max_lat))

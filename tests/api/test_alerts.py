@@ -82,3 +82,50 @@ def test_closing_an_incident_shows_its_alert_cleared(api, user, alerts):
     services.incident_update(incident=alerts["new"], status=IncidentStatus.CLOSED)
     results = api.get(URL, {"incident": alerts["new"].pk}).json()["results"]
     assert results and all(a["cleared_at"] is not None for a in results)
+
+
+def state_ids(api, state: str, **params) -> set[int]:
+    response = api.get(URL, {"state": state, "page_size": 1000, **params})
+    assert response.status_code == 200, response.json()
+    return {a["id"] for a in response.json()["results"]}
+
+
+def test_a_cleared_alert_is_not_active(api, alerts):
+    """Defect 1: closing the incident clears its alerts; `state=active` (the dashboard's reload) drops them,
+    while `acknowledged=false` (what the dashboard loaded) still lists them."""
+    raised = set(alerts["new"].alerts.values_list("id", flat=True))
+    assert raised <= state_ids(api, "active")
+    services.incident_update(incident=alerts["new"], status=IncidentStatus.CLOSED)
+    assert not raised & state_ids(api, "active")
+    assert raised <= state_ids(api, "cleared")
+    assert raised <= state_ids(api, "cleared", acknowledged="false")  # acknowledged= still works, alone or not
+
+
+def test_every_alert_is_in_exactly_one_state(api, user, alerts):
+    """active: neither cleared nor acknowledged; acknowledged: acknowledged, not cleared; cleared: cleared,
+    acknowledged or not."""
+    cleared = Alert.objects.get(cleared_at__isnull=False)
+    active = list(Alert.objects.filter(cleared_at__isnull=True).order_by("id"))
+    services.alert_acknowledge(alert=active[0], user=user)
+    services.alert_acknowledge(alert=cleared, user=user)  # acknowledged after it cleared: still cleared
+    assert state_ids(api, "active") == {a.pk for a in active[1:]}
+    assert state_ids(api, "acknowledged") == {active[0].pk}
+    assert state_ids(api, "cleared") == {cleared.pk}
+    # The old filters keep their meaning: acknowledged= ignores clearing, active= ignores acknowledging.
+    assert state_ids(api, "cleared", acknowledged="true") == {cleared.pk}
+    assert state_ids(api, "active", active="true") == {a.pk for a in active[1:]}
+    assert api.get(URL, {"acknowledged": "true"}).json()["count"] == 2
+    assert api.get(URL, {"active": "true"}).json()["count"] == len(active)
+
+
+@pytest.mark.parametrize("value", ["open", "ACTIVE", "active,cleared", " active", "0"])
+def test_an_unknown_state_is_a_400_naming_it(api, alerts, value):
+    assert_error(api.get(URL, {"state": value}), 400, "state")
+
+
+def test_the_schema_documents_the_states(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    parameters = schema["paths"]["/api/v1/alerts/"]["get"]["parameters"]
+    state = next(p for p in parameters if p["name"] == "state")
+    assert sorted(state["schema"]["enum"]) == ["acknowledged", "active", "cleared"]
+    assert all(word in state["description"] for word in ("neither cleared nor acknowledged", "whether acknowledged"))

@@ -254,15 +254,31 @@ class AreaFilterSet(django_filters.FilterSet):
         return queryset.filter(polygon__intersects=selectors.bbox(*value))
 
 
+ALERT_STATE_HELP = (
+    "active: neither cleared nor acknowledged (what a dispatcher must act on; the dashboard's open alerts); "
+    "acknowledged: acknowledged and not cleared; cleared: cleared, whether acknowledged or not."
+)
+
+
 class AlertFilterSet(django_filters.FilterSet):
-    acknowledged = BooleanFilter(method="filter_acknowledged", help_text="Acknowledged (true) or not (false).")
-    active = BooleanFilter(method="filter_active", help_text="Still active (true) or cleared (false).")
+    state = django_filters.ChoiceFilter(
+        choices=[(state, state) for state in selectors.ALERT_STATES], method="filter_state", help_text=ALERT_STATE_HELP
+    )
+    acknowledged = BooleanFilter(
+        method="filter_acknowledged", help_text="Acknowledged (true) or not (false), cleared or not; see `state`."
+    )
+    active = BooleanFilter(
+        method="filter_active", help_text="Not cleared (true), acknowledged or not, or cleared (false); see `state`."
+    )
     area = IdFilter(field_name="area_id", help_text="Alerts of this area id.")
     incident = IdFilter(field_name="incident_id", help_text="Alerts of this incident id.")
 
     class Meta:
         model = Alert
         fields = ()
+
+    def filter_state(self, queryset, name, value):
+        return selectors.alerts_in_state(queryset, value)
 
     def filter_acknowledged(self, queryset, name, value):
         return queryset.filter(acknowledged_at__isnull=not value)
