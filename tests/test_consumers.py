@@ -3,12 +3,13 @@
 import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from tests.conftest import in_thread, session_cookie
 from tests.factories import AreaFactory, IncidentFactory, UserFactory, square
 from tracker import services
 from tracker.consumers import CLOSE_BAD_REQUEST, CLOSE_UNAUTHENTICATED
-from tracker.models import Event, Severity
+from tracker.models import MAX_ID, Event, Severity
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -99,9 +100,25 @@ async def test_foreign_origin_is_refused(sockets, user_token):
     assert not connected
 
 
-async def test_malformed_resume_position_is_refused(sockets, user_token):
-    socket, connected, _ = await sockets(token=user_token, query="after=abc")
+# Not an event id: malformed, negative, beyond the largest id, or digits the REST event log refuses
+# ("1_000" and a full-width "５" are ints to Python's int()).
+NOT_AN_EVENT_ID = ["abc", "-1", str(MAX_ID + 1), str(10**30), "1_000", "%205", "%EF%BC%95"]
+
+
+@pytest.mark.parametrize("after", NOT_AN_EVENT_ID)
+async def test_a_resume_position_that_is_not_an_event_id_is_refused_as_rest_refuses_it(sockets, user_token, after):
+    socket, connected, _ = await sockets(token=user_token, query=f"after={after}")
+    assert connected  # accepted only to deliver the close code
     assert await socket.receive_close_code() == CLOSE_BAD_REQUEST
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {user_token}")
+    rest = await in_thread(client.get)(f"/api/v1/events/?after={after}")
+    assert rest.status_code == 400 and "after" in rest.json()["errors"]
+
+
+async def test_the_largest_event_id_is_a_resume_position(sockets, user_token):
+    socket, connected, _ = await sockets(token=user_token, query=f"after={MAX_ID}")
+    assert connected
+    assert (await socket.receive())["type"] == "hello"
 
 
 async def test_rolled_back_change_pushes_nothing(sockets, user_token):

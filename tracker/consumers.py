@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from tracker.models import MAX_ID
 from tracker.stream import fanout, replay
 from tracker.stream.eventlog import encode
 from tracker.security.revocation import RevocableSocketMixin
@@ -29,14 +30,15 @@ CLOSE_BAD_REQUEST = 4400
 
 
 def parse_after(query_string: bytes) -> int | None:
-    """Return the `after` query parameter as an int >= 0, None if absent; raise ValueError if malformed."""
+    """Return the `after` query parameter as an event id in 0..MAX_ID, None if absent or empty; raise
+    ValueError for anything else. The same values as the REST event log's `after` (ASCII digits only)."""
     values = parse_qs(query_string.decode("latin-1")).get("after")
     if not values or values[-1] == "":
         return None
-    after = int(values[-1])
-    if after < 0:
-        raise ValueError("after must be >= 0")
-    return after
+    raw = values[-1]
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+        raise ValueError(f"after must be an integer from 0 to {MAX_ID}")
+    return int(raw)
 
 
 @database_sync_to_async

@@ -2,9 +2,7 @@
 
 from django import forms
 
-from tracker.models import IncidentStatus, Severity
-
-MAX_SEARCH_LENGTH = 200
+from tracker.models import MAX_SEARCH_LENGTH, IncidentStatus, Severity
 
 
 class IncidentListFilter(forms.Form):
@@ -12,7 +10,7 @@ class IncidentListFilter(forms.Form):
 
     status = forms.ChoiceField(choices=[("", "any status"), *IncidentStatus.choices], required=False)
     severity = forms.ChoiceField(
-        choices=[("", "any severity"), *((label, label) for label in Severity.labels)], required=False
+        choices=[("", "any severity"), *Severity.name_choices()], required=False
     )
     q = forms.CharField(label="Search", max_length=MAX_SEARCH_LENGTH, required=False, strip=True)
 

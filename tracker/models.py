@@ -27,25 +27,45 @@ class Severity(models.IntegerChoices):
                 return member
         raise ValueError(f"unknown severity {name!r}; expected one of {', '.join(cls.labels)}")
 
+    @classmethod
+    def name_choices(cls) -> list[tuple[str, str]]:
+        """Return (name, name) choices, lowest first: forms and filters take severities by name ("high")."""
+        return [(label, label) for label in cls.labels]
+
 
 class IncidentStatus(models.TextChoices):
     OPEN = "open", "open"
     CLOSED = "closed", "closed"
 
 
+# The limits every entry point shares (model validation, REST API and its schema, HTML forms, the live socket);
+# written here once and imported.
 # A polygon with more vertices than this is refused: it keeps one area from making every ST_Covers check slow.
 MAX_POLYGON_VERTICES = 10_000
+# WGS 84 degrees: a longitude lies in [-MAX_LON, MAX_LON], a latitude in [-MAX_LAT, MAX_LAT].
+MAX_LON = 180.0
+MAX_LAT = 90.0
+# The largest id of any row, event ids included: ids are PostgreSQL bigints, so a larger one names nothing.
+MAX_ID = 2**63 - 1
+# The longest text search (API `search`, the incident list's `q`): bounds the ILIKE pattern's work.
+MAX_SEARCH_LENGTH = 200
+
+
+def validate_position(lon: float, lat: float) -> None:
+    """Raise ValidationError (code "out_of_range") unless (lon, lat) is a finite WGS 84 longitude/latitude."""
+    if not (-MAX_LON <= lon <= MAX_LON and -MAX_LAT <= lat <= MAX_LAT):  # also false for NaN
+        raise ValidationError(
+            f"Coordinates must be longitude in [{-MAX_LON:g}, {MAX_LON:g}] and latitude in [{-MAX_LAT:g}, "
+            f"{MAX_LAT:g}]; got (%(lon)s, %(lat)s).",
+            code="out_of_range",
+            params={"lon": lon, "lat": lat},
+        )
 
 
 def validate_lon_lat(geometry) -> None:
     """Raise ValidationError unless every coordinate of `geometry` is a finite WGS 84 longitude/latitude."""
     for lon, lat in _coordinates(geometry):
-        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):  # also false for NaN
-            raise ValidationError(
-                "Coordinates must be longitude in [-180, 180] and latitude in [-90, 90]; got (%(lon)s, %(lat)s).",
-                code="out_of_range",
-                params={"lon": lon, "lat": lat},
-            )
+        validate_position(lon, lat)
 
 
 def _coordinates(geometry):

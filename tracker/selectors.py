@@ -10,7 +10,7 @@ from django.contrib.gis.measure import D
 from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Cast
 
-from tracker.models import Alert, AreaOfInterest, Incident, IncidentStatus
+from tracker.models import MAX_LON, Alert, AreaOfInterest, Incident, IncidentStatus
 
 
 def areas_alerting_for(incident: Incident) -> QuerySet[AreaOfInterest]:
@@ -142,7 +142,7 @@ def incidents_within(queryset: QuerySet[Incident], center: Point, metres: float)
         return queryset
     dlat = math.degrees(angle)
     dlon = math.degrees(math.asin(math.sin(angle) / math.cos(lat)))
-    if center.x - dlon < -180 or center.x + dlon > 180:
+    if center.x - dlon < -MAX_LON or center.x + dlon > MAX_LON:
         return queryset
     return queryset.filter(location__coveredby=bbox(center.x - dlon, center.y - dlat, center.x + dlon, center.y + dlat))
 

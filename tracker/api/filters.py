@@ -1,7 +1,7 @@
 """Query-string filters for the list endpoints. Every parameter is validated: a malformed value is a 400 naming
 the parameter, never ignored and never passed on to the database."""
 
-import math
+import re
 from datetime import UTC
 
 import django_filters
@@ -12,55 +12,79 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from tracker import selectors
-from tracker.models import Alert, AreaOfInterest, Incident, IncidentStatus, Severity
+from tracker.models import (
+    MAX_ID,
+    MAX_LAT,
+    MAX_LON,
+    MAX_SEARCH_LENGTH,
+    Alert,
+    AreaOfInterest,
+    Incident,
+    IncidentStatus,
+    Severity,
+)
 
 # Half the Earth's circumference: no two points are further apart.
 MAX_DISTANCE_M = 20_040_000
-MAX_SEARCH_LENGTH = 200
-MAX_ID = 2**63 - 1
 ORDERING_HELP = "Sort keys, comma-separated; prefix - for descending. Ties are broken by id."
 
 
-class NumbersField(forms.CharField):
-    """A comma-separated list of exactly `count` finite numbers; cleans to a tuple of floats."""
+def degrees_pattern(limit: int) -> str:
+    """Return a regular expression (no anchors) matching exactly the decimal numbers in [-limit, limit]:
+    digits with an optional fraction and no leading zeros, or a number under 10 with a negative exponent
+    (what JavaScript's String() gives below 1e-6, e.g. "1e-7"). Written from the limit so the published
+    pattern and the server's check are one rule; a range in degrees needs no other spelling."""
+    digits = str(limit)
+    below = ["0", f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):  # same length as the limit, smaller at position i
+        lowest = 1 if i == 0 else 0
+        if int(digit) > lowest:
+            below.append(f"{digits[:i]}[{lowest}-{int(digit) - 1}]" + "[0-9]" * (len(digits) - i - 1))
+    return (
+        rf"-?(?:{digits}(?:\.0+)?|(?:{'|'.join(below)})(?:\.[0-9]+)?|[0-9](?:\.[0-9]+)?[eE]-[0-9]+)"
+    )
 
-    def __init__(self, count: int, **kwargs):
-        self.count = count
+
+LONGITUDE = degrees_pattern(int(MAX_LON))
+LATITUDE = degrees_pattern(int(MAX_LAT))
+
+
+class PositionsField(forms.CharField):
+    """Comma-separated lon,lat pairs in WGS 84 degrees, matched whole against `pattern` (the same regular
+    expression the OpenAPI schema publishes); cleans to a tuple of floats."""
+
+    def __init__(self, pairs: int, shape: str, **kwargs):
+        self.regex = re.compile(",".join([LONGITUDE, LATITUDE] * pairs))
+        self.message = (
+            f"Expected {shape}: decimal degrees, longitude in [{-MAX_LON:g}, {MAX_LON:g}] and latitude in "
+            f"[{-MAX_LAT:g}, {MAX_LAT:g}]."
+        )
         super().__init__(**kwargs)
+
+    @property
+    def pattern(self) -> str:
+        return f"^{self.regex.pattern}$"
 
     def to_python(self, value):
         value = super().to_python(value)
         if value in self.empty_values:
             return None
-        try:
-            numbers = tuple(float(part) for part in value.split(","))
-        except ValueError:
-            numbers = ()
-        if len(numbers) != self.count or not all(math.isfinite(n) for n in numbers):
-            raise forms.ValidationError(f"Expected {self.count} comma-separated numbers.", code="invalid")
-        return numbers
+        if not self.regex.fullmatch(value):
+            raise forms.ValidationError(self.message, code="invalid")
+        return tuple(float(part) for part in value.split(","))
 
 
-def check_lon_lat(lon: float, lat: float) -> None:
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise forms.ValidationError(
-            "Longitude must be in [-180, 180] and latitude in [-90, 90].", code="out_of_range"
-        )
-
-
-class BBoxField(NumbersField):
+class BBoxField(PositionsField):
     """min_lon,min_lat,max_lon,max_lat in WGS 84 degrees, with min <= max."""
 
     def __init__(self, **kwargs):
-        super().__init__(4, **kwargs)
+        super().__init__(2, "min_lon,min_lat,max_lon,max_lat", **kwargs)
 
     def validate(self, value):
         super().validate(value)
         if value is None:
             return
         min_lon, min_lat, max_lon, max_lat = value
-        check_lon_lat(min_lon, min_lat)
-        check_lon_lat(max_lon, max_lat)
         if min_lon > max_lon or min_lat > max_lat:
             raise forms.ValidationError(
                 "Expected min_lon,min_lat,max_lon,max_lat with min_lon <= max_lon and min_lat <= max_lat.",
@@ -68,29 +92,34 @@ class BBoxField(NumbersField):
             )
 
 
-class PointField(NumbersField):
+class PointField(PositionsField):
     """lon,lat in WGS 84 degrees."""
 
     def __init__(self, **kwargs):
-        super().__init__(2, **kwargs)
-
-    def validate(self, value):
-        super().validate(value)
-        if value is not None:
-            check_lon_lat(*value)
+        super().__init__(1, "lon,lat", **kwargs)
 
 
-COORDINATES_SCHEMA = {"type": "array", "items": {"type": "number"}}
+def positions_schema(field_class: type[PositionsField], example: str, description: str) -> dict:
+    """Return the query parameter schema of a PositionsField: one string (not an array, which OpenAPI would
+    serialise as repeated parameters) with the server's own pattern."""
+    return {"type": "string", "pattern": field_class().pattern, "example": example, "description": description}
 
 
 @extend_schema_field(
-    {**COORDINATES_SCHEMA, "minItems": 4, "maxItems": 4, "example": [-58.45, -34.65, -58.35, -34.55]}
+    positions_schema(
+        BBoxField,
+        "-58.45,-34.65,-58.35,-34.55",
+        "min_lon,min_lat,max_lon,max_lat in WGS 84 degrees, comma-separated in one value, with "
+        "min_lon <= max_lon and min_lat <= max_lat.",
+    )
 )
 class BBoxFilter(django_filters.Filter):
     field_class = BBoxField
 
 
-@extend_schema_field({**COORDINATES_SCHEMA, "minItems": 2, "maxItems": 2, "example": [-58.3816, -34.6037]})
+@extend_schema_field(
+    positions_schema(PointField, "-58.3816,-34.6037", "lon,lat in WGS 84 degrees, comma-separated in one value.")
+)
 class PointFilter(django_filters.Filter):
     field_class = PointField
 
@@ -139,10 +168,6 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         return qs
 
 
-def severity_choices():
-    return [(label, label) for label in Severity.labels]
-
-
 class DistanceForm(forms.Form):
     """`point` and `dist` come together."""
 
@@ -167,10 +192,12 @@ class IncidentFilterSet(django_filters.FilterSet):
         help_text="Radius in metres (on the WGS 84 spheroid) around `point`; needs `point`.",
     )
     severity = django_filters.MultipleChoiceFilter(
-        choices=severity_choices(), method="filter_severity", help_text="One or more severities (repeat the parameter)."
+        choices=Severity.name_choices(),
+        method="filter_severity",
+        help_text="One or more severities (repeat the parameter).",
     )
     min_severity = django_filters.ChoiceFilter(
-        choices=severity_choices(), method="filter_min_severity", help_text="Severity at least this."
+        choices=Severity.name_choices(), method="filter_min_severity", help_text="Severity at least this."
     )
     status = django_filters.ChoiceFilter(choices=IncidentStatus.choices)
     created_after = DateTimeFilter(

@@ -8,10 +8,11 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
-from tracker.models import MAX_POLYGON_VERTICES, EventOp, EventType
+from tracker.models import MAX_LON, MAX_POLYGON_VERTICES, EventOp, EventType
 
-# Any valid longitude or latitude lies in [-180, 180]; latitude is further limited to [-90, 90] (a 400).
-COORDINATE = {"type": "number", "minimum": -180, "maximum": 180}
+# Any valid longitude or latitude lies in [-MAX_LON, MAX_LON]; latitude is further limited to [-MAX_LAT, MAX_LAT]
+# (a 400), which a schema for a position's items cannot say.
+COORDINATE = {"type": "number", "minimum": -MAX_LON, "maximum": MAX_LON}
 
 
 def position_schema(direction: str) -> dict:

@@ -32,11 +32,10 @@ from tracker.api.serializers import (
     PublicReportSerializer,
 )
 from tracker.api.throttling import ReportRateThrottle
-from tracker.models import Alert, AreaOfInterest, Incident
+from tracker.models import MAX_ID, Alert, AreaOfInterest, Incident
 
 EVENTS_DEFAULT_LIMIT = 500
 EVENTS_MAX_LIMIT = 1000
-MAX_EVENT_ID = 2**63 - 1
 
 
 @contextmanager
@@ -217,7 +216,7 @@ class EventLogView(APIView):
         parameters=[
             OpenApiParameter(
                 "after",
-                {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_EVENT_ID, "default": 0},
+                {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_ID, "default": 0},
                 description="Return the events with id > after.",
             ),
             OpenApiParameter(
@@ -236,7 +235,7 @@ class EventLogView(APIView):
         },
     )
     def get(self, request):
-        after = int_param(request, "after", default=0, minimum=0, maximum=MAX_EVENT_ID)
+        after = int_param(request, "after", default=0, minimum=0, maximum=MAX_ID)
         limit = int_param(request, "limit", default=EVENTS_DEFAULT_LIMIT, maximum=EVENTS_MAX_LIMIT)
         position = replay.resume_from(after)
         if position.resync:
