@@ -47,6 +47,8 @@ MAX_LON = 180.0
 MAX_LAT = 90.0
 # The largest id of any row, event ids included: ids are PostgreSQL bigints, so a larger one names nothing.
 MAX_ID = 2**63 - 1
+# The longest name of an incident or an area.
+MAX_NAME_LENGTH = 200
 # The longest text search (API `search`, the incident list's `q`): bounds the ILIKE pattern's work.
 MAX_SEARCH_LENGTH = 200
 
@@ -120,7 +122,7 @@ class LiveModel(models.Model):
 
 
 class Incident(LiveModel):
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=MAX_NAME_LENGTH)
     description = models.TextField(blank=True, max_length=5000)
     severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.MEDIUM, db_index=True)
     status = models.CharField(max_length=6, choices=IncidentStatus.choices, default=IncidentStatus.OPEN)
@@ -145,7 +147,7 @@ class Incident(LiveModel):
 
 
 class AreaOfInterest(LiveModel):
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=MAX_NAME_LENGTH)
     threshold = models.PositiveSmallIntegerField(
         choices=Severity.choices,
         default=Severity.HIGH,

@@ -3,6 +3,8 @@
  * Kept free of Leaflet so the axis order is tested in one place.
  */
 
+import { MAX_LAT, MAX_LON } from './limits.js';
+
 /**
  * @param {[number, number]} position GeoJSON position [lon, lat]
  * @returns {[number, number]} Leaflet [lat, lon]
@@ -66,9 +68,9 @@ export function sameGeometry(a, b) {
 export function bboxParam(bounds) {
   const clamp = (value, limit) => Math.min(limit, Math.max(-limit, value));
   return [
-    clamp(bounds.getWest(), 180),
-    clamp(bounds.getSouth(), 90),
-    clamp(bounds.getEast(), 180),
-    clamp(bounds.getNorth(), 90),
+    clamp(bounds.getWest(), MAX_LON),
+    clamp(bounds.getSouth(), MAX_LAT),
+    clamp(bounds.getEast(), MAX_LON),
+    clamp(bounds.getNorth(), MAX_LAT),
   ].join(',');
 }

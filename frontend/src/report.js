@@ -8,6 +8,7 @@ import L from 'leaflet';
 import { createApi } from './api.js';
 import { readConfig } from './config.js';
 import { pointGeometry } from './geo.js';
+import { MAX_NAME_LENGTH } from './limits.js';
 import { createBaseMap } from './map/base-map.js';
 import { severityColor } from './severity.js';
 import { ensureElement, h } from './ui/dom.js';
@@ -81,7 +82,7 @@ function main() {
       label: 'What happened?',
       name: 'name',
       idPrefix: 'report',
-      control: h('input', { name: 'name', type: 'text', required: true, maxlength: 200, autocomplete: 'off' }),
+      control: h('input', { name: 'name', type: 'text', required: true, maxlength: MAX_NAME_LENGTH, autocomplete: 'off' }),
     }),
     field({ label: 'Details', name: 'description', idPrefix: 'report', control: h('textarea', { name: 'description', rows: 4 }) }),
     field({ label: 'Severity', name: 'severity', idPrefix: 'report', control: severitySelect('severity', 'medium') }),

@@ -4,6 +4,7 @@
 
 import { field, generalErrorSlot, severitySelect, submitWith } from './forms.js';
 import { h } from './dom.js';
+import { MAX_NAME_LENGTH } from '../limits.js';
 
 /**
  * Shows the form in `host`, replacing whatever form was there.
@@ -28,7 +29,7 @@ export function openAreaForm(host, { onSubmit, onCancel }) {
       label: 'Name',
       name: 'name',
       idPrefix: 'area',
-      control: h('input', { name: 'name', type: 'text', required: true, maxlength: 200, autocomplete: 'off' }),
+      control: h('input', { name: 'name', type: 'text', required: true, maxlength: MAX_NAME_LENGTH, autocomplete: 'off' }),
     }),
     field({ label: 'Alert from severity', name: 'threshold', idPrefix: 'area', control: severitySelect('threshold', 'high') }),
     generalErrorSlot(),
