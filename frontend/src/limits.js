@@ -1,6 +1,6 @@
 /**
  * The server's input limits that the browser applies too, so a form refuses what the API would.
- * They mirror tracker/models.py; tests/test_frontend_limits.py fails when the two disagree.
+ * They mirror tracker/models.py; tests/test_frontend_copies.py fails when the two disagree.
  */
 
 /** Largest absolute longitude and latitude, in WGS 84 degrees. */

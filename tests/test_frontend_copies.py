@@ -1,5 +1,6 @@
-"""The browser's copies of server rules (frontend/src/limits.js, the severity scale in severity.js) equal the
-server's: the forms and the map refuse or clamp exactly what the API would."""
+"""The browser's copies of server rules (frontend/src/limits.js, the severity scale in severity.js, the socket's
+close codes) equal the server's: the forms and the map refuse or clamp exactly what the API would, and the
+socket reads the server's close codes as the server means them."""
 
 import json
 import shutil
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tracker.consumers import CLOSE_UNAUTHENTICATED
 from tracker.models import MAX_LAT, MAX_LON, MAX_NAME_LENGTH, Severity
 
 SRC = Path(__file__).resolve().parent.parent / "frontend" / "src"
@@ -30,3 +32,7 @@ def test_the_browsers_limits_are_the_servers():
 
 def test_the_browsers_severity_scale_is_the_servers():
     assert exports("severity.js")["SEVERITIES"] == Severity.labels
+
+
+def test_the_browser_stops_on_the_servers_unauthenticated_close_code():
+    assert exports("socket.js")["CLOSE_UNAUTHORIZED"] == CLOSE_UNAUTHENTICATED
