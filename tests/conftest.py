@@ -56,8 +56,9 @@ class Socket:
 
     @classmethod
     async def open(cls, *, token: str | None = None, cookie: str | None = None, query: str = "",
-                   origin: str | None = "http://localhost"):
-        """Return (socket, connected, close_code_or_subprotocol) after the handshake."""
+                   origin: str | None = "http://localhost", app=application):
+        """Return (socket, connected, close_code_or_subprotocol) after the handshake with `app` (the real
+        ASGI application, or one wrapping it)."""
         headers = [(b"host", b"localhost")]
         if origin is not None:
             headers.append((b"origin", origin.encode()))
@@ -66,7 +67,7 @@ class Socket:
         if cookie is not None:
             headers.append((b"cookie", cookie.encode()))
         path = "/ws/notifications/" + (f"?{query}" if query else "")
-        communicator = WebsocketCommunicator(application, path, headers=headers)
+        communicator = WebsocketCommunicator(app, path, headers=headers)
         connected, detail = await communicator.connect(timeout=5)
         return cls(communicator), connected, detail
 

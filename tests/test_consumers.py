@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from tests.conftest import in_thread, session_cookie
 from tests.factories import AreaFactory, IncidentFactory, UserFactory, square
+from tests.stream.support import write_unpublished
 from tracker import services
 from tracker.consumers import CLOSE_BAD_REQUEST, CLOSE_UNAUTHENTICATED
 from tracker.models import MAX_ID, Event, Severity
@@ -165,23 +166,9 @@ async def test_resume_from_a_pruned_position_asks_for_resync(sockets, user_token
 
 async def test_gap_in_the_live_stream_is_filled_from_the_log(sockets, user_token):
     """A publish lost on the way (Redis restart) is replayed when the next event shows the gap."""
-    from django.db import transaction
-
-    from tracker.stream import eventlog
-
     socket, _, _ = await sockets(token=user_token)
     await socket.receive()
-
-    def write_without_publishing():
-        original = eventlog.publish
-        eventlog.publish = lambda event_id, text: None
-        try:
-            with transaction.atomic():
-                IncidentFactory(name="lost publish")
-        finally:
-            eventlog.publish = original
-
-    await in_thread(write_without_publishing)()
+    await in_thread(write_unpublished)(["lost publish"])
     await socket.assert_silent()
     await in_thread(IncidentFactory)(name="next")
     first, second = await socket.receive_event(), await socket.receive_event()

@@ -1,32 +1,37 @@
-"""The live stream: one NotificationsConsumer per authenticated WebSocket.
+"""The live stream: one NotificationsConsumer per authenticated WebSocket (thin: auth, ?after=, hand-off).
 
 Delivery contract (see ARCHITECTURE.md): events arrive in id order, each once. On connect the socket joins
 the live stream (the process's group subscription, tracker.stream.fanout) *before* it reads the log, so nothing
-committed in between is lost; anything already sent is dropped by id; a gap in the live stream (a publish
-lost while Redis was away, or overtaken by a later one) is filled from the log, which is safe because event
-ids are gap-free and commit-ordered. Events whose publish was lost with no later event to reveal the gap are
-delivered by the process's ticker (tracker.stream.fanout), which also sends the heartbeat.
+committed in between is lost. Everything after the handshake (hello, replay, live events, gap filling from the
+log, catch-up, heartbeat) is sent by the socket's own delivery (tracker.stream.delivery): one writer task in
+id order, fed by a bounded queue that the fan-out fills without ever waiting for this socket.
+
+Close codes (4000-4999 are the application's):
+- 4400 CLOSE_BAD_REQUEST: `?after=` is not an event id. Fix the URL; retrying it as is cannot help.
+- 4401 CLOSE_UNAUTHENTICATED: no valid credentials, or they were withdrawn (logout, deactivation, deleted
+  token, password change: tracker.security.revocation). Reconnecting without new credentials cannot help.
+- 4408 CLOSE_TOO_SLOW: the client fell more than TRACKER["SOCKET_BACKLOG"] events behind the live stream (it
+  stopped reading). Reconnect and resume with ?after=N: the log has every event.
+- 4503 CLOSE_UNAVAILABLE: PostgreSQL or Redis is unreachable. Retry with backoff and resume with ?after=N.
 """
 
-import asyncio
-import json
 import logging
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
-from tracker.models import MAX_ID
-from tracker.stream import fanout, replay
-from tracker.stream.eventlog import encode
-from tracker.security.revocation import RevocableSocketMixin
 from tracker.health import CLOSE_UNAVAILABLE, UNAVAILABLE_ERRORS
+from tracker.models import MAX_ID
+from tracker.security.revocation import RevocableSocketMixin
+from tracker.stream import fanout
+from tracker.stream.delivery import CLOSE_TOO_SLOW, Delivery
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_BAD_REQUEST = 4400
+# Every close code a client can get, in one place (CLOSE_TOO_SLOW and CLOSE_UNAVAILABLE are decided elsewhere).
+__all__ = ["CLOSE_BAD_REQUEST", "CLOSE_TOO_SLOW", "CLOSE_UNAUTHENTICATED", "CLOSE_UNAVAILABLE", "NotificationsConsumer"]
 
 
 def parse_after(query_string: bytes) -> int | None:
@@ -41,28 +46,13 @@ def parse_after(query_string: bytes) -> int | None:
     return int(raw)
 
 
-@database_sync_to_async
-def replay_plan(after: int | None) -> replay.ReplayPlan:
-    return replay.replay_plan(after, limit=settings.TRACKER["REPLAY_LIMIT"])
-
-
-fetch_events = database_sync_to_async(replay.events_after)
-
-
 class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
     revoked_close_code = CLOSE_UNAUTHENTICATED
-    last_sent: int = 0
     accepted: bool = False
-    streaming: bool = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Serialises sends between the replay, the live pushes and the ticker's catch-up, so that ids go out
-        # in order and `last_sent` is never read between a send and its update.
-        self.delivery = asyncio.Lock()
-        # Pushes that had to wait (a gap to fill, or a replay in progress); kept so they are not collected.
-        self.pending: set[asyncio.Task] = set()
-        self.last_send_at = asyncio.get_running_loop().time()
+        self.delivery = Delivery(self)
 
     async def dispatch(self, message: dict) -> None:
         try:
@@ -89,19 +79,11 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
             return
         # Logging out, deactivation or a deleted token close this socket (tracker.security.revocation).
         await self.join_revocation_groups()
-        await fanout.subscribe()
+        # In the live stream before the log is read (by the delivery's replay): nothing committed in between
+        # is missed. What is pushed meanwhile waits in the delivery's queue.
+        await fanout.join(self.delivery)
         await self.accept()
-        # Registered and locked with no await in between: every push from here on waits for the replay.
-        fanout.register(self)
-        async with self.delivery:
-            plan = await replay_plan(after)
-            await self.send_json({"type": "hello", "last_event_id": plan.last})
-            if plan.envelopes is None:
-                await self.send_json({"type": "resync"})
-            else:
-                await self.send_envelopes(plan.envelopes)
-            self.last_sent = plan.last
-            self.streaming = True
+        self.delivery.start(after)
 
     async def accept(self, subprotocol=None, headers=None) -> None:
         await super().accept(subprotocol, headers)
@@ -113,10 +95,15 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
             await self.accept()
         await self.close(code=CLOSE_UNAVAILABLE)
 
+    async def close(self, code=None, reason=None) -> None:
+        # Nothing may be sent after a close frame: the delivery stops first, whoever closes (revocation,
+        # outage, too slow).
+        self.delivery.stop()
+        await super().close(code, reason)
+
     async def disconnect(self, code) -> None:
-        fanout.unregister(self)
-        for task in self.pending:
-            task.cancel()
+        fanout.leave(self.delivery)
+        self.delivery.stop()
         try:
             await self.leave_revocation_groups()
         except UNAVAILABLE_ERRORS:
@@ -126,59 +113,3 @@ class NotificationsConsumer(RevocableSocketMixin, AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None) -> None:
         # The stream is server -> client; a client "pong" or anything else only proves it is alive.
         pass
-
-    async def push(self, event_id: int, text: str) -> None:
-        """Take a live event from the process's fan-out (tracker.stream.fanout) without making the fan-out wait.
-
-        The common case, the next id with nothing else sending, is sent at once (an uncontended lock is
-        taken without yielding, and an ASGI send only encodes and writes to the transport). Anything else (a
-        replay or catch-up in progress, a gap to fill from the log) goes to a task that takes its turn.
-        """
-        if event_id <= self.last_sent:
-            return
-        if event_id == self.last_sent + 1 and not self.delivery.locked():
-            async with self.delivery:
-                await self.send(text_data=text)
-                self.last_sent = event_id
-            return
-        task = asyncio.ensure_future(self.push_in_turn(event_id, text))
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
-
-    async def push_in_turn(self, event_id: int, text: str) -> None:
-        """Send a live event after any gap before it, in id order with the replay and catch-up."""
-        try:
-            async with self.delivery:
-                if event_id <= self.last_sent:
-                    return
-                if event_id > self.last_sent + 1:
-                    await self.send_envelopes(await fetch_events(self.last_sent, upto=event_id - 1))
-                await self.send(text_data=text)
-                self.last_sent = event_id
-        except UNAVAILABLE_ERRORS as error:
-            logger.warning("closing socket: service unavailable (%r)", error)
-            await self.close_unavailable()
-
-    async def catch_up(self, envelopes: list[dict]) -> None:
-        """Send the envelopes (consecutive ids, from the ticker) that this socket has not been sent yet."""
-        async with self.delivery:
-            await self.send_envelopes([e for e in envelopes if e["id"] > self.last_sent])
-
-    async def ping(self) -> None:
-        await self.send_json({"type": "ping"})
-
-    def idle_seconds(self) -> float:
-        """Return the seconds since this socket was last sent anything."""
-        return asyncio.get_running_loop().time() - self.last_send_at
-
-    async def send_envelopes(self, envelopes: list[dict]) -> None:
-        for envelope in envelopes:
-            await self.send(text_data=encode(envelope))
-            self.last_sent = envelope["id"]
-
-    async def send_json(self, content: dict) -> None:
-        await self.send(text_data=json.dumps(content))
-
-    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
-        await super().send(text_data, bytes_data, close)
-        self.last_send_at = asyncio.get_running_loop().time()

@@ -254,6 +254,9 @@ TRACKER = {
     # Seconds between a server process's catch-up ticks (tracker.stream.fanout): one indexed MAX(id) query per process
     # per tick; an event whose publish was lost (Redis down) reaches the sockets within two ticks.
     "CATCHUP_SECONDS": float(os.environ.get("TRACKER_CATCHUP_SECONDS", "1")),
+    # Most live events queued for one socket that is not reading them (tracker.stream.delivery); one more and it
+    # is closed with 4408, to reconnect and resume from the log. A bound on the memory a stalled client holds.
+    "SOCKET_BACKLOG": int(os.environ.get("TRACKER_SOCKET_BACKLOG", "1000")),
     # Longest a committed write waits for its broadcast before leaving it to the catch-up.
     "PUBLISH_TIMEOUT_SECONDS": float(os.environ.get("TRACKER_PUBLISH_TIMEOUT_SECONDS", "2")),
     # Per-check bound of /healthz (database and Redis are checked concurrently).

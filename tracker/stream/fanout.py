@@ -2,10 +2,12 @@
 loop) for all its sockets.
 
 Fan-out: the process subscribes to the `notifications` group once, with one channel of its own, and hands each
-event's ready JSON text to every local socket directly. Subscribing every socket instead would cost, per event
-and per socket, a channel-layer message to decode and a consumer dispatch, which Channels opens with a
-database-connection check on the sync thread (`aclose_old_connections`): at 1,000 sockets that is 1,000 thread
-hops per event, queued behind the HTTP requests (measured in bench/).
+event's ready JSON text to every local socket's delivery (tracker.stream.delivery), which queues it: the
+fan-out never waits for a socket, so a client that stops reading cannot delay the others. Subscribing every
+socket instead would cost, per event and per socket, a channel-layer message to decode and a consumer
+dispatch, which Channels opens with a database-connection check on the sync thread
+(`aclose_old_connections`): at 1,000 sockets that is 1,000 thread hops per event, queued behind the HTTP
+requests (measured in bench/).
 
 The ticker, every TRACKER["CATCHUP_SECONDS"], reads the newest event id (one indexed MAX query per process, not
 one per socket) and:
@@ -20,8 +22,10 @@ one per socket) and:
 - closes every socket with CLOSE_UNAVAILABLE once the database has been unreachable for two ticks in a row:
   the clients reconnect (through the load balancer, perhaps to a healthy process) and resume with ?after=N.
 
-Both start with the first socket of their event loop and stop when the last one leaves. Per-socket work
-that may wait (a database read) runs in a task of its own, so one slow socket cannot stall the others.
+Both start with the first socket of their event loop and stop when the last one leaves; a socket is
+registered *before* it waits for the subscription, so no socket is ever registered without a live one. The
+ticker only queues work for a socket too (its catch-up, a ping): the socket's writer task does the sending,
+and the database reads it may need.
 """
 
 
@@ -31,14 +35,14 @@ import weakref
 from typing import Protocol
 
 import redis.exceptions
-
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from tracker.stream import replay
-from tracker.stream.publish import GROUP
 from tracker.health import CLOSE_UNAVAILABLE, DATABASE_ERRORS
+from tracker.stream import replay
+from tracker.stream.delivery import fetch_events
+from tracker.stream.publish import GROUP
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +50,6 @@ logger = logging.getLogger(__name__)
 FAILED_TICKS_BEFORE_CLOSING = 2
 
 last_event_id = database_sync_to_async(replay.last_event_id)
-fetch_events = database_sync_to_async(replay.events_after)
 
 
 # Seconds between attempts to (re)subscribe the process to the group after a channel-layer failure.
@@ -54,19 +57,21 @@ RESUBSCRIBE_SECONDS = 1.0
 
 
 class LiveSocket(Protocol):
-    """What the fan-out and the ticker need of a socket (NotificationsConsumer)."""
+    """What the fan-out and the ticker need of a socket (tracker.stream.delivery.Delivery). Only close() may
+    wait; the rest queue work for the socket's own writer."""
 
-    last_sent: int
-    # False until the socket has sent its hello and replay; the ticker leaves it alone until then.
+    # The newest event id the socket has been sent or has queued: it will get every event up to it.
+    position: int
+    # False until the socket has sent its hello and replay, and after it stopped; the ticker leaves it alone.
     streaming: bool
 
-    async def push(self, event_id: int, text: str) -> None: ...
+    def push(self, event_id: int, text: str) -> None: ...
+
+    def catch_up(self, envelopes: list[dict]) -> None: ...
+
+    def ping(self) -> None: ...
 
     def idle_seconds(self) -> float: ...
-
-    async def catch_up(self, envelopes: list[dict]) -> None: ...
-
-    async def ping(self) -> None: ...
 
     async def close(self, code: int) -> None: ...
 
@@ -81,29 +86,35 @@ class Ticker:
         self.listener: asyncio.Task | None = None
         # Set while the process's channel is in the group: from then on every published event reaches it.
         self.subscribed = asyncio.Event()
-        # Per-socket work in flight; a socket still busy with the previous tick's work is skipped this tick.
-        self.busy: weakref.WeakKeyDictionary[LiveSocket, asyncio.Task] = weakref.WeakKeyDictionary()
         self.previous_last: int | None = None
         self.failed_ticks = 0
 
-    async def subscribe(self) -> None:
-        """Return once the process is subscribed to the group (starting the subscription if needed); raise
-        redis TimeoutError if that takes longer than PUBLISH_TIMEOUT_SECONDS (the channel layer is away)."""
-        if self.listener is None:
-            self.listener = asyncio.get_running_loop().create_task(self.listen(), name="tracker-stream-fanout")
+    async def join(self, socket: LiveSocket) -> None:
+        """Register `socket` and return once the process is subscribed to the group: from then on every
+        published event is pushed to it. Raise redis TimeoutError, the socket unregistered, if that takes
+        longer than PUBLISH_TIMEOUT_SECONDS (the channel layer is away).
+
+        Registered first, with no await before: the subscription and the ticker run while any socket is
+        registered, so they cannot be stopped by the last other socket leaving while this one waits."""
+        self.add(socket)
         try:
             await asyncio.wait_for(self.subscribed.wait(), settings.TRACKER["PUBLISH_TIMEOUT_SECONDS"])
-        except asyncio.TimeoutError:
+        except TimeoutError:
+            self.remove(socket)
             raise redis.exceptions.TimeoutError("the channel layer is unavailable") from None
 
     def add(self, socket: LiveSocket) -> None:
+        """Register `socket`, starting the subscription and the ticker if they are not running."""
         self.sockets.add(socket)
+        loop = asyncio.get_running_loop()
+        if self.listener is None:
+            self.listener = loop.create_task(self.listen(), name="tracker-stream-fanout")
         if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self.run(), name="tracker-stream-ticker")
+            self.task = loop.create_task(self.run(), name="tracker-stream-ticker")
 
     def remove(self, socket: LiveSocket) -> None:
+        """Unregister `socket`; the last one out stops the subscription and the ticker."""
         self.sockets.discard(socket)
-        self.busy.pop(socket, None)
         if not self.sockets:
             for task in (self.task, self.listener):
                 if task is not None:
@@ -129,7 +140,10 @@ class Ticker:
                 while True:
                     message = await layer.receive(channel)
                     for socket in list(self.sockets):
-                        await self.push(socket, message["id"], message["text"])
+                        self.push(socket, message["id"], message["text"])
+                    # Let the writers send it before the next one is queued: in a burst (events published
+                    # back to back) the queues of the sockets that keep up stay near empty.
+                    await asyncio.sleep(0)
             except asyncio.CancelledError:
                 if channel is not None:
                     await asyncio.shield(self.leave(layer, channel))
@@ -140,10 +154,10 @@ class Ticker:
                 await asyncio.sleep(RESUBSCRIBE_SECONDS)
 
     @staticmethod
-    async def push(socket: LiveSocket, event_id: int, text: str) -> None:
-        """Push one event to one socket; a socket that fails (it is closing) must not stop the others."""
+    def push(socket: LiveSocket, event_id: int, text: str) -> None:
+        """Queue one event for one socket; a socket that fails must not stop the others."""
         try:
-            await socket.push(event_id, text)
+            socket.push(event_id, text)
         except Exception:
             logger.exception("could not push event %d to a socket", event_id)
 
@@ -176,37 +190,28 @@ class Ticker:
         self.failed_ticks = 0
         threshold, self.previous_last = self.previous_last, last
         sockets = list(self.sockets)
-        lagging = [s for s in sockets if threshold is not None and s.streaming and s.last_sent < threshold]
+        lagging = [s for s in sockets if threshold is not None and s.streaming and s.position < threshold]
         if lagging:
-            start = min(s.last_sent for s in lagging)
+            start = min(s.position for s in lagging)
             # Bounded: a socket further behind than this gets the rest on the following ticks.
             envelopes = await fetch_events(start, upto=last, limit=settings.TRACKER["REPLAY_LIMIT"])
             logger.info("catching up %d socket(s) from event %d: %d event(s)", len(lagging), start, len(envelopes))
             for socket in lagging:
-                self.start(socket, socket.catch_up(envelopes))
+                socket.catch_up(envelopes)
         heartbeat = settings.TRACKER["HEARTBEAT_SECONDS"]
         for socket in sockets:
             if socket.idle_seconds() >= heartbeat:
-                self.start(socket, socket.ping())
+                socket.ping()
 
     def database_failed(self, error: Exception) -> None:
         self.failed_ticks += 1
         logger.warning("stream ticker cannot read the event log (%d in a row): %s", self.failed_ticks, error)
         if self.failed_ticks >= FAILED_TICKS_BEFORE_CLOSING:
             # Removed first, so a socket is closed once; the last removal ends this ticker (its own task).
-            # The close does not wait for any catch-up in flight: it must happen.
             loop = asyncio.get_running_loop()
             for socket in list(self.sockets):
                 self.remove(socket)
                 loop.create_task(socket.close(code=CLOSE_UNAVAILABLE))
-
-    def start(self, socket: LiveSocket, work) -> None:
-        """Run `work` for `socket` in a task of its own, unless the socket is still busy with earlier work."""
-        running = self.busy.get(socket)
-        if running is not None and not running.done():
-            work.close()
-            return
-        self.busy[socket] = asyncio.get_running_loop().create_task(work)
 
 
 _tickers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Ticker] = weakref.WeakKeyDictionary()
@@ -220,17 +225,12 @@ def ticker() -> Ticker:
     return _tickers[loop]
 
 
-async def subscribe() -> None:
-    """Return once this process receives every event published from now on (see Ticker.subscribe)."""
-    await ticker().subscribe()
+async def join(socket: LiveSocket) -> None:
+    """Push every event published from the return on to `socket`, and keep it caught up and pinged, until
+    leave(socket); raise redis TimeoutError if the channel layer is unavailable (see Ticker.join)."""
+    await ticker().join(socket)
 
 
-def register(socket: LiveSocket) -> None:
-    """Push every event to `socket`, and keep it caught up and pinged, until unregister(). Call subscribe()
-    first: registering only adds the socket to a subscription that must already be live."""
-    ticker().add(socket)
-
-
-def unregister(socket: LiveSocket) -> None:
-    """Stop tracking `socket`; stops the ticker when it was the last one."""
+def leave(socket: LiveSocket) -> None:
+    """Stop tracking `socket` (idempotent); the last one out stops the process's subscription and ticker."""
     ticker().remove(socket)
