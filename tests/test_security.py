@@ -6,11 +6,13 @@ import hashlib
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import caches
-from django.test import Client, override_settings
+from django.test import Client, RequestFactory, override_settings
 from django.urls import path
 from rest_framework.authtoken.models import Token
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from tests.conftest import in_thread, session_cookie
@@ -74,6 +76,19 @@ def test_admin_login_counts_and_is_limited_with_a_json_answer_for_api_clients(st
     assert refused.status_code == 429
     assert "Too many failed sign-in attempts" in refused.json()["detail"]
     assert sign_in(client, staff.username, "pw", address=BLOCKED_ADDRESS, url=ADMIN_LOGIN).status_code == 429
+
+
+@override_settings(LOGIN_FAILURE_RATE="2/m", REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": 1})
+def test_behind_a_trusted_proxy_sign_ins_count_per_forwarded_client_as_the_api_throttles_do(user):
+    """One proxy address, many clients: the limit is per client (the address the proxy forwards, as the
+    report throttle reads it), so one client's guessing does not lock out the others behind the same proxy."""
+    proxy = "10.0.0.1"
+    guesser, other = Client(), Client()
+    forwarded = {"HTTP_X_FORWARDED_FOR": BLOCKED_ADDRESS}
+    assert [sign_in(guesser, user.username, "wrong", address=proxy, **forwarded).status_code
+            for _ in range(3)] == [200, 200, 429]
+    assert BaseThrottle().get_ident(RequestFactory().get("/", REMOTE_ADDR=proxy, **forwarded)) == BLOCKED_ADDRESS
+    assert sign_in(other, user.username, "pw", address=proxy, HTTP_X_FORWARDED_FOR=OTHER_ADDRESS).status_code == 302
 
 
 @override_settings(

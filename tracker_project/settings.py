@@ -58,6 +58,8 @@ SESSION_COOKIE_HTTPONLY = True
 # window ends (tracker.security.login_rate.LoginRateLimitMiddleware). Behind nginx the ASGI server's --proxy-headers
 # makes REMOTE_ADDR the client's address.
 LOGIN_FAILURE_RATE = os.environ.get("TRACKER_LOGIN_FAILURE_RATE", "10/5m")
+# Counted per the address the API's throttles use (REST_FRAMEWORK["NUM_PROXIES"]).
+RATELIMIT_IP_META_KEY = "tracker.security.login_rate.client_address"
 if PRODUCTION:
     # Trusted only because nginx overwrites the header; set TRACKER_TLS_PROXY=0 when nothing does.
     if env_bool("TRACKER_TLS_PROXY", True):

@@ -2,17 +2,27 @@
 
 Every failed authentication (any login form, the admin's, a token endpoint: whatever calls `authenticate`
 with the request) counts against the client address; past LOGIN_FAILURE_RATE the login views answer 429
-before checking any password, so a burst costs no password hashing and guesses stop counting.
+before checking any password, so a burst costs no password hashing and guesses stop counting. The client
+address is the one the API's throttles count against (`client_address`, settings.RATELIMIT_IP_META_KEY).
 """
 
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpResponse, JsonResponse
 from django_ratelimit.core import get_usage
+from rest_framework.throttling import BaseThrottle
 
 # The views that check a password: Django's LoginView and the admin's login.
 LOGIN_VIEW_NAMES = frozenset({"login", "admin:login"})
 LOGIN_FAILURES_GROUP = "tracker.login-failures"
+
+
+def client_address(request) -> str:
+    """Return the address a client's requests are counted against, by every rate limit (the sign-in limit
+    and the API's throttles): REMOTE_ADDR, or behind REST_FRAMEWORK["NUM_PROXIES"] trusted proxies the address
+    that many places from the right of X-Forwarded-For. This is DRF's rule; it is used as is, so the two
+    limits cannot drift apart."""
+    return BaseThrottle().get_ident(request)
 
 
 def login_failures(request, *, count_one: bool) -> dict | None:
