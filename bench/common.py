@@ -23,7 +23,7 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 RESULTS = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
 # Ports 18200-18299 belong to the benchmarks; each server a run starts gets its own.
-PORTS = {"django": 18200, "baseline": 18201, "map": 18202}
+PORTS = {"django": 18200, "baseline": 18201, "map": 18202, "latency": 18203}
 BENCH_DB = "tracker_bench"
 DATABASE_URL = f"postgis://tracker:tracker@127.0.0.1:5432/{BENCH_DB}"
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=tracker password=tracker dbname=postgres"
@@ -47,7 +47,7 @@ def raise_open_files(wanted: int = OPEN_FILES) -> int:
 
 def django_env(**overrides: str) -> dict[str, str]:
     """Return the environment for a Django process of the bench: bench database, bench channel-layer prefix,
-    production-like settings (no DEBUG, persistent database connections, quiet logs)."""
+    production-like settings (no DEBUG, the settings' pooled database connections, quiet logs)."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="tracker_project.settings",
@@ -55,7 +55,6 @@ def django_env(**overrides: str) -> dict[str, str]:
         REDIS_URL=REDIS_URL,
         CHANNEL_LAYER_PREFIX=PREFIX,
         DJANGO_DEBUG="0",
-        DB_CONN_MAX_AGE="60",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )

@@ -130,11 +130,16 @@ async def test_redis_restart_servers_recover_and_nothing_is_lost(servers, settin
     assert first.process.poll() is None and second.process.poll() is None, "no server restarted"
 
 
-async def test_database_unreachable_503_then_recovers(servers, settings, token, staff):
+# Connections that outlive a request, the broken ones to be replaced on recovery: the pool (the default), and
+# without it persistent per-thread connections with their health check.
+CONNECTION_MODES = {"pooled": {}, "persistent": {"TRACKER_DB_POOL": "0", "DB_CONN_MAX_AGE": "60"}}
+
+
+@pytest.mark.parametrize("mode", CONNECTION_MODES)
+async def test_database_unreachable_503_then_recovers(servers, settings, token, staff, mode):
     proxy = TcpProxy().start()
     try:
-        # Persistent connections, so recovery also needs the health check to replace the broken one.
-        (server,) = servers(1, redis_url=settings.REDIS_URL, database_port=proxy.port, DB_CONN_MAX_AGE="60")
+        (server,) = servers(1, redis_url=settings.REDIS_URL, database_port=proxy.port, **CONNECTION_MODES[mode])
         cookie = await in_thread(session_cookie)(Client(), staff)
         base = f"http://{server.base}"
         api_auth = {"Authorization": f"Token {token.key}"}

@@ -2,8 +2,9 @@
 
 Without these, a lost database surfaces as an HTML 500 and a dropped socket with no reason. With them the API
 answers 503 {"detail": "database unavailable"}, sockets are closed with CLOSE_UNAVAILABLE (clients retry and
-resume with ?after=N), and everything recovers on its own: Django opens a fresh connection per request (or
-health-checks a persistent one), redis-py reconnects and resubscribes.
+resume with ?after=N), and everything recovers on its own: the connection pool checks each connection
+before handing it out and reconnects in the background (see DATABASES in the settings), redis-py reconnects
+and resubscribes.
 """
 
 import asyncio
@@ -26,20 +27,35 @@ UNAVAILABLE_ERRORS = (*DATABASE_ERRORS, redis.exceptions.ConnectionError, redis.
 RETRY_AFTER_SECONDS = 5
 
 
-def _ping_database() -> None:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    finally:
-        # This runs in a pool thread: with persistent connections, each such thread would keep one open.
-        connection.close()
+def _ping_database(wait: float) -> None:
+    """Run `SELECT 1` on a connection got the way a request gets one: from this process's pool, waiting at
+    most `wait` seconds for it (PoolTimeout, raised as OperationalError), or a new one without a pool."""
+    pool = connection.pool
+    if pool is None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        finally:
+            # This runs in a pool thread: with persistent connections, each such thread would keep one open.
+            connection.close()
+        return
+    # The pool directly, for a wait bounded by this probe rather than the pool's own (longer) timeout; the
+    # pool checks the connection before handing it out, so a broken one is replaced, not reported.
+    with connection.wrap_database_errors:
+        pool.open()
+        with pool.connection(timeout=wait) as pooled:
+            pooled.execute("SELECT 1")
 
 
 async def check_database(timeout: float) -> str | None:
-    """Return None if PostgreSQL answers `SELECT 1` within `timeout` seconds, else the error's class name."""
+    """Return None if PostgreSQL answers `SELECT 1` within `timeout` seconds, else the error's class name:
+    OperationalError when no connection can be had (unreachable, or a pool that stays exhausted),
+    TimeoutError when the database does not answer in time."""
     try:
-        # Not thread-sensitive: a hanging check must not hold the thread that serves the sync views.
-        await asyncio.wait_for(database_sync_to_async(_ping_database, thread_sensitive=False)(), timeout)
+        # Not thread-sensitive: a hanging check must not hold the thread that serves the sync views. Half the
+        # bound for getting a connection, so that a pool with none to give is told apart from a hang.
+        ping = database_sync_to_async(_ping_database, thread_sensitive=False)
+        await asyncio.wait_for(ping(timeout / 2), timeout)
     except (asyncio.TimeoutError, *DATABASE_ERRORS) as error:
         return type(error).__name__
     return None

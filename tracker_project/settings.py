@@ -131,18 +131,50 @@ TEMPLATES = [
 
 ASGI_APPLICATION = "tracker_project.asgi.application"
 
+# PostgreSQL connections come from a pool per server process (psycopg_pool, Django's OPTIONS["pool"]). Under
+# ASGI every sync request runs in a thread of its own, and Django's connections are per thread, so without a
+# pool each request opened (and authenticated, and configured) a new connection whatever CONN_MAX_AGE said:
+# 55 ms for a one-row API answer that takes 15 ms in-process (`make bench`, item 5). Each thread now borrows a
+# connection and gives it back when Django closes it (end of request, or after each database_sync_to_async
+# call of a consumer), so CONN_MAX_AGE must be 0: Django refuses a pool with persistent connections.
+# TRACKER_DB_POOL=0 goes back to a connection per thread, kept for DB_CONN_MAX_AGE seconds.
+DB_POOL = env_bool("TRACKER_DB_POOL", True)
+DB_CONN_MAX_AGE = int(os.environ.get("DB_CONN_MAX_AGE", "0"))
+if DB_POOL and DB_CONN_MAX_AGE:
+    raise ImproperlyConfigured("DB_CONN_MAX_AGE must be 0 with the connection pool (or set TRACKER_DB_POOL=0)")
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgis://tracker:tracker@127.0.0.1:5432/tracker"),
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        conn_max_age=DB_CONN_MAX_AGE,
         engine="django.contrib.gis.db.backends.postgis",
     )
 }
 # A request must not hang for minutes when PostgreSQL is unreachable: fail fast and answer 503.
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-# With DB_CONN_MAX_AGE > 0, a connection broken by a database restart is detected and replaced at the start
-# of the next request instead of failing it. (0, the default, opens one per request: the advice for ASGI.)
+# Every connection is checked before use (one empty round trip: a pooled one handed out by the pool, a
+# persistent one at the start of a request), so one broken by a database restart or a network cut while idle
+# is replaced instead of failing the request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DB_POOL:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        # Connections kept open while idle: the sync thread of the consumers and a request or two, so that a
+        # quiet process does not pay a connect on its next request.
+        "min_size": int(os.environ.get("TRACKER_DB_POOL_MIN", "2")),
+        # The most this process holds: the sync views (one thread each under ASGI) and the consumers' database
+        # calls that run at once. The pool is per process: N server processes hold up to N times this, and
+        # the default 10 keeps the deployment's 4 processes (deploy/systemd) well under PostgreSQL's default
+        # max_connections of 100, with room for the workers, the prune timer and a shell.
+        "max_size": int(os.environ.get("TRACKER_DB_POOL_MAX", "10")),
+        # Seconds a request waits for a connection (all busy, or PostgreSQL unreachable) before it fails with
+        # OperationalError, answered 503 {"code": "database_unavailable"} (tracker.health): the same bound as
+        # connect_timeout, never a hang.
+        "timeout": float(os.environ.get("TRACKER_DB_POOL_TIMEOUT", "3")),
+        # While PostgreSQL is away the pool retries each connection with exponential backoff (1, 2, 4 ... s)
+        # and gives up after this; the next request then starts a fresh attempt at once. Short, so that the
+        # service is back within a few seconds of the database, whatever the outage lasted (psycopg_pool's
+        # default of 300 s would let the backoff grow to minutes).
+        "reconnect_timeout": float(os.environ.get("TRACKER_DB_POOL_RECONNECT_TIMEOUT", "5")),
+    }
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
