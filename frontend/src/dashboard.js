@@ -5,11 +5,24 @@
  * A view with more incidents than CLUSTER_THRESHOLD is drawn as the server's clusters: each load
  * asks for the view's clusters first and fetches the individual incidents only when few enough.
  *
+ * Nothing is loaded whole: the alerts panel loads the newest window of active alerts with their
+ * total (alerts.js); live events move alerts and the total at once, and the window is reloaded
+ * at most every ALERT_REFRESH_MS after them, so the count is the server's again as soon as alert
+ * events pause. Incidents are loaded per view (bounded by the cluster threshold) and areas per
+ * view, at most AREA_LIMIT of them.
+ *
  * Test hook: window.trackerDebug = {map, state, socket, layers: {incidents, areas}} lets the
  * end-to-end tests inspect what is drawn (e.g. layers.incidents.visibleCount(), .mode).
  */
 
 import './styles/app.css';
+import {
+  ALERT_PAGE_SIZE,
+  alertWindowNeedsRefill,
+  alertWindowParams,
+  alertsStatus,
+  growAlertWindow,
+} from './alerts.js';
 import { createApi } from './api.js';
 import { readConfig } from './config.js';
 import { viewMode } from './clusters.js';
@@ -20,7 +33,17 @@ import { createBaseMap } from './map/base-map.js';
 import { enableAreaDrawing } from './map/draw.js';
 import { IncidentsLayer } from './map/incidents-layer.js';
 import { LiveSocket } from './socket.js';
-import { applyEnvelope, createState, loadItems, newestIncidents, openAlerts, removeItem, snapshotVersion } from './state.js';
+import {
+  alertSummary,
+  applyEnvelope,
+  createState,
+  loadAlertPage,
+  loadItems,
+  newestIncidents,
+  openAlerts,
+  removeItem,
+  snapshotVersion,
+} from './state.js';
 import { renderBadge } from './ui/badge.js';
 import { ensureElement, h } from './ui/dom.js';
 import { createPanel } from './ui/panel.js';
@@ -30,11 +53,17 @@ const LOGIN_URL = '/accounts/login/?next=/';
 /** Incidents per request; `next` links fetch the rest. */
 const PAGE_SIZE = 1000;
 const NEWEST_LIMIT = 50;
+/** Areas per view; a view with more says so and asks to zoom in. */
+const AREA_LIMIT = 500;
 const MOVE_DEBOUNCE_MS = 300;
 /** How long live incident events in a clustered view are gathered before the clusters are refetched. */
 const CLUSTER_REFRESH_MS = 1000;
 /** How long the first load waits for the socket's hello before loading without it. */
 const SOCKET_GRACE_MS = 3000;
+/** The alerts window is reloaded at most this often while alert events come in. */
+const ALERT_REFRESH_MS = 2000;
+/** After a failed alerts load, the next try. */
+const ALERT_RETRY_MS = 5000;
 
 function debounce(fn, ms) {
   let timer;
@@ -47,6 +76,30 @@ function debounce(fn, ms) {
 function reportError(title, error) {
   showToast({ title, message: error.message, tone: 'error', timeoutMs: 12000 });
   if (error.name !== 'ApiError') console.error(error);
+}
+
+/**
+ * Makes a loader of which only the latest call counts: a newer call aborts an older one still
+ * running and inherits its `replace`, so a superseded full reload still drops stale items.
+ *
+ * @param {string} failure toast title when a load fails (an abort is not a failure)
+ * @param {(load: {signal: AbortSignal, replace: boolean}) => Promise<void>} run one load
+ * @returns {(options?: {replace?: boolean}) => Promise<void>} settles when that load is done
+ */
+function latestOnly(failure, run) {
+  let current = null;
+  return async ({ replace = false } = {}) => {
+    const load = { controller: new AbortController(), replace: replace || Boolean(current?.replace) };
+    current?.controller.abort();
+    current = load;
+    try {
+      await run({ signal: load.controller.signal, replace: load.replace });
+    } catch (error) {
+      if (error.name !== 'AbortError') reportError(failure, error);
+    } finally {
+      if (current === load) current = null;
+    }
+  };
 }
 
 function main() {
@@ -74,6 +127,10 @@ function main() {
   const isVisible = (feature) => matchesFilter(feature, filter);
 
   const panel = createPanel(sidePanel, {
+    onShowMoreAlerts() {
+      alertLimit = growAlertWindow(alertLimit);
+      loadAlerts();
+    },
     async onAcknowledge(alertId) {
       try {
         const alert = await api.post(`alerts/${alertId}/acknowledge/`);
@@ -100,8 +157,10 @@ function main() {
     renderQueued = true;
     requestAnimationFrame(() => {
       renderQueued = false;
-      panel.renderAlerts(openAlerts(state));
+      const summary = alertSummary(state);
+      panel.renderAlerts(openAlerts(state), alertsStatus(summary, { limit: alertLimit, failed: alertLoadFailed }));
       panel.renderIncidents(newestIncidents(state, NEWEST_LIMIT, isVisible));
+      if (alertWindowNeedsRefill(summary, alertLimit)) scheduleAlertRefresh();
     });
   }
 
@@ -134,65 +193,106 @@ function main() {
     if (changes.length) scheduleRender();
   }
 
-  let incidentLoad = null;
   /**
    * Loads the current view: its clusters when it holds more incidents (passing the filter) than
-   * the threshold, with the newest of them for the side panel; otherwise its incidents. A newer
-   * call aborts an older one still running, inheriting its `replace` so a superseded full reload
-   * still drops stale incidents.
+   * the threshold, with the newest of them for the side panel; otherwise its incidents.
    */
-  async function loadIncidents({ replace = false } = {}) {
-    const load = { controller: new AbortController(), replace: replace || Boolean(incidentLoad?.replace) };
-    incidentLoad?.controller.abort();
-    incidentLoad = load;
+  const loadIncidents = latestOnly('Incidents could not be loaded', async ({ signal, replace }) => {
     const since = snapshotVersion(state);
-    const options = { signal: load.controller.signal };
     const selected = filterParams(filter);
+    if (selected === null) {
+      // Nothing passes the filter: hidden markers stay as they are, clusters are none.
+      if (incidentsLayer.mode === 'clusters') incidentsLayer.showClusters([]);
+      return;
+    }
+    const view = { in_bbox: bboxParam(map.getBounds()), ...selected };
+    const zoom = Math.round(map.getZoom()); // the API takes whole zoom levels
+    const clusters = await api.get('incidents/clusters/', { ...view, zoom }, { signal });
+    let features;
+    if (viewMode(clusters.count) === 'clusters') {
+      incidentsLayer.showClusters(clusters.features);
+      const newest = { ...view, ordering: '-created_at', page_size: NEWEST_LIMIT };
+      features = (await api.get('incidents/', newest, { signal })).features;
+    } else {
+      features = await api.getAll('incidents/', { ...view, page_size: PAGE_SIZE }, { signal });
+      incidentsLayer.showPoints();
+    }
+    apply(loadItems(state, 'incident', features, { replace, since }));
+  });
+
+  let areasIncomplete = false;
+  /** Loads the areas intersecting the view, at most AREA_LIMIT (a full reload drops those out of view). */
+  const loadAreas = latestOnly('The areas could not be loaded', async ({ signal, replace }) => {
+    const since = snapshotVersion(state);
+    const params = { in_bbox: bboxParam(map.getBounds()), page_size: AREA_LIMIT };
+    const page = await api.get('areas/', params, { signal });
+    apply(loadItems(state, 'area', page.features, { replace, since }));
+    const incomplete = page.count > page.features.length;
+    if (incomplete && !areasIncomplete) {
+      showToast({
+        title: 'Not every area is drawn',
+        message: `This view has ${page.count.toLocaleString()} areas; ${page.features.length.toLocaleString()} are drawn. Zoom in to see the rest.`,
+        timeoutMs: 8000,
+      });
+    }
+    areasIncomplete = incomplete;
+  });
+
+  let alertLimit = ALERT_PAGE_SIZE;
+  let alertLoadFailed = false;
+  let alertLoad = null;
+  /**
+   * Loads the newest `alertLimit` active alerts and their total; a newer call aborts an older one
+   * still running (the newer answer is at least as recent).
+   */
+  async function loadAlerts() {
+    alertLoad?.abort();
+    const controller = new AbortController();
+    alertLoad = controller;
+    const since = snapshotVersion(state);
     try {
-      if (selected === null) {
-        // Nothing passes the filter: hidden markers stay as they are, clusters are none.
-        if (incidentsLayer.mode === 'clusters') incidentsLayer.showClusters([]);
-        return;
-      }
-      const view = { in_bbox: bboxParam(map.getBounds()), ...selected };
-      const zoom = Math.round(map.getZoom()); // the API takes whole zoom levels
-      const clusters = await api.get('incidents/clusters/', { ...view, zoom }, options);
-      let features;
-      if (viewMode(clusters.count) === 'clusters') {
-        incidentsLayer.showClusters(clusters.features);
-        const newest = { ...view, ordering: '-created_at', page_size: NEWEST_LIMIT };
-        features = (await api.get('incidents/', newest, options)).features;
-      } else {
-        features = await api.getAll('incidents/', { ...view, page_size: PAGE_SIZE }, options);
-        incidentsLayer.showPoints();
-      }
-      apply(loadItems(state, 'incident', features, { replace: load.replace, since }));
+      const page = await api.get('alerts/', alertWindowParams(alertLimit), { signal: controller.signal });
+      alertLoadFailed = false;
+      apply(loadAlertPage(state, page, { since }));
+      scheduleRender(); // the total may change with no alert added or removed
     } catch (error) {
-      if (error.name !== 'AbortError') reportError('Incidents could not be loaded', error);
+      if (error.name === 'AbortError') return;
+      // One toast per outage, not per retry; the panel says it is retrying meanwhile.
+      if (!alertLoadFailed) reportError('The alerts could not be loaded', error);
+      alertLoadFailed = true;
+      scheduleRender();
+      scheduleAlertRefresh(ALERT_RETRY_MS);
     } finally {
-      if (incidentLoad === load) incidentLoad = null;
+      if (alertLoad === controller) alertLoad = null;
     }
   }
 
-  async function loadAll(kind, path, params) {
-    const since = snapshotVersion(state);
-    try {
-      apply(loadItems(state, kind, await api.getAll(path, params), { replace: true, since }));
-    } catch (error) {
-      reportError(`The ${kind}s could not be loaded`, error);
-    }
+  let alertRefreshTimer = null;
+  /**
+   * Reloads the alerts window once, `delayMs` from the first call (later calls join it): a
+   * steady stream of alert events reloads it every ALERT_REFRESH_MS, not never (a debounce) or
+   * per event; an event that arrives while a load runs schedules the next, so the last answer
+   * includes every event.
+   */
+  function scheduleAlertRefresh(delayMs = ALERT_REFRESH_MS) {
+    if (alertRefreshTimer !== null) return;
+    alertRefreshTimer = setTimeout(() => {
+      alertRefreshTimer = null;
+      loadAlerts();
+    }, delayMs);
   }
 
   let loaded = false;
   function reloadEverything() {
     loaded = true;
-    loadAll('area', 'areas/');
-    loadAll('alert', 'alerts/', { acknowledged: 'false' });
+    loadAreas({ replace: true });
+    loadAlerts();
     loadIncidents({ replace: true });
   }
 
   const reloadView = debounce(() => loadIncidents(), MOVE_DEBOUNCE_MS);
   map.on('moveend', reloadView);
+  map.on('moveend', debounce(() => loadAreas(), MOVE_DEBOUNCE_MS));
   const refreshClusters = debounce(() => loadIncidents(), CLUSTER_REFRESH_MS);
 
   /**
@@ -214,6 +314,8 @@ function main() {
     onEnvelope: (envelope) => {
       refreshClustersFor(envelope);
       apply(applyEnvelope(state, envelope), { live: true });
+      // Alert events, and deletes that cascade to alerts outside the window, change the total.
+      if (envelope.type === 'alert' || envelope.op === 'deleted') scheduleAlertRefresh();
     },
     onStatus: (status) => renderBadge(badge, status),
     // Loading after the hello (not before) guarantees that no event falls between the

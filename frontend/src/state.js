@@ -1,12 +1,17 @@
 /**
- * The dashboard's client-side store: incidents, areas and open alerts keyed by id, plus the
+ * The dashboard's client-side store: incidents, areas and active alerts keyed by id, plus the
  * rules for merging REST snapshots and live event envelopes into it. Pure (no DOM, no Leaflet):
  * every mutation returns the list of changes so the map and panels can update just those items.
  *
+ * Alerts: the store holds the active ones (alertState, as the API's ?state=active: neither
+ * cleared nor acknowledged), and only a bounded newest window of them; `alertTotal` is how many
+ * the server has, from the last alerts page's count adjusted by live events (see loadAlertPage).
+ *
  * Merge rules, which make the result independent of whether a REST snapshot or a live event
  * arrives first:
- *  - A deleted (or acknowledged) id is remembered and never re-added: ids are not reused, and a
- *    snapshot taken before the deletion may still contain the object.
+ *  - A deleted id, or an alert that left the active state (acknowledged or cleared, both final),
+ *    is remembered and never re-added: ids are not reused, and a snapshot taken before the
+ *    change may still contain the object.
  *  - A feature only replaces a stored one with a strictly newer `updated_at`, so an older
  *    snapshot never overwrites a newer pushed version.
  *  - A replacing snapshot keeps items that live events touched after the snapshot was requested.
@@ -15,7 +20,7 @@
 /**
  * @typedef {'incident'|'area'|'alert'} Kind
  *
- * @typedef {object} Alert open alert, in the REST shape (pushed alerts are normalised to it)
+ * @typedef {object} Alert alert, in the REST shape (pushed alerts are normalised to it)
  * @property {number} id
  * @property {number} incident incident id
  * @property {number} area area id
@@ -25,31 +30,53 @@
  * @property {string} created_at
  * @property {string|null} acknowledged_at
  * @property {string|null} acknowledged_by
+ * @property {string|null} cleared_at
+ *
+ * @typedef {'active'|'acknowledged'|'cleared'} AlertState
  *
  * @typedef {object} Change what one operation did to the store
  * @property {Kind} kind
  * @property {'created'|'updated'|'deleted'} op what happened to the store entry: 'deleted' means it
- *   left the store (deleted, acknowledged, or no longer in a replacing snapshot)
+ *   left the store (deleted, no longer active, or no longer in a replacing snapshot)
  * @property {number} id
  * @property {object} item the stored Feature or Alert (for 'deleted': the version it had)
  */
 
 /**
  * @returns {object} an empty store; read it through the maps `incidents`, `areas`, `alerts`
- *   (open alerts only), each keyed by id
+ *   (active alerts only), each keyed by id, and `alertTotal` (null until an alerts page loaded)
  */
 export function createState() {
   return {
     incidents: new Map(),
     areas: new Map(),
     alerts: new Map(),
-    // Ids that were deleted (or, for alerts, acknowledged); see the merge rules above.
+    // Ids that were deleted (or, for alerts, left the active state); see the merge rules above.
     gone: { incident: new Set(), area: new Set(), alert: new Set() },
     // Per kind, id -> the `version` at which a live event last touched the item.
     touched: { incident: new Map(), area: new Map(), alert: new Map() },
     // Counts applied envelopes; a snapshot records it when requested (see snapshotVersion).
     version: 0,
+    // Active alerts on the server: null until the first alerts page answers (the panel says
+    // "loading", never "none"), then its count adjusted by live events.
+    alertTotal: null,
   };
+}
+
+/**
+ * The one definition of an alert's state, the same as the API's `?state=`.
+ *
+ * @param {{acknowledged_at?: string|null, cleared_at?: string|null}} alert REST or pushed alert
+ * @returns {AlertState} 'cleared' once cleared (acknowledged or not), else 'acknowledged' once
+ *   acknowledged, else 'active'
+ */
+export function alertState(alert) {
+  if (alert.cleared_at) return 'cleared';
+  return alert.acknowledged_at ? 'acknowledged' : 'active';
+}
+
+function addToAlertTotal(state, delta) {
+  if (state.alertTotal !== null) state.alertTotal = Math.max(0, state.alertTotal + delta);
 }
 
 const COLLECTION = { incident: 'incidents', area: 'areas', alert: 'alerts' };
@@ -66,7 +93,7 @@ export function snapshotVersion(state) {
   return state.version;
 }
 
-/** Features carry updated_at; alerts never change while open (acknowledging removes them). */
+/** Features carry updated_at; a stored alert is only refreshed from its incident and area. */
 function isFresher(kind, incoming, stored) {
   if (kind === 'alert') return false;
   const incomingTime = Date.parse(incoming.properties.updated_at);
@@ -95,8 +122,8 @@ function drop(state, kind, id) {
 }
 
 /**
- * Removes an object that no longer exists, or an alert that was acknowledged, and remembers
- * its id so no snapshot brings it back. Deleting an incident or area also closes its open
+ * Removes an object that no longer exists, or an alert that is no longer active, and remembers
+ * its id so no snapshot brings it back. Deleting an incident or area also removes its active
  * alerts: the database cascades them away without an event of their own.
  *
  * @param {object} state
@@ -107,7 +134,8 @@ function drop(state, kind, id) {
 export function removeItem(state, kind, id) {
   state.gone[kind].add(id);
   const changes = itemsOf(state, kind).has(id) ? [drop(state, kind, id)] : [];
-  // Open alerts are loaded regardless of the map view, so cascade even for an unloaded incident.
+  if (kind === 'alert') addToAlertTotal(state, -changes.length);
+  // Active alerts are loaded regardless of the map view, so cascade even for an unloaded incident.
   if (kind !== 'alert') {
     for (const alert of state.alerts.values()) {
       if (alert[kind] === id) changes.push(...removeItem(state, 'alert', alert.id));
@@ -131,7 +159,7 @@ export function removeItem(state, kind, id) {
 export function loadItems(state, kind, items, { replace = false, since = state.version } = {}) {
   const changes = [];
   for (const item of items) {
-    const change = kind === 'alert' && item.acknowledged_at ? null : upsert(state, kind, item);
+    const change = kind === 'alert' && alertState(item) !== 'active' ? null : upsert(state, kind, item);
     if (change) changes.push(change);
   }
   if (replace) {
@@ -145,10 +173,43 @@ export function loadItems(state, kind, items, { replace = false, since = state.v
 }
 
 /**
+ * Merges the newest page of active alerts (GET alerts/?state=active, newest first) and takes its
+ * count as the total. The page is a bounded window: alerts beyond it stay counted, not stored.
+ *
+ * A live alert event that arrived while the request ran may or may not be in the page and its
+ * count; the caller reloads after every such event (see alertsChangedSince), so the total is
+ * exact once alerts stop changing.
+ *
+ * @param {object} state
+ * @param {{count: number, results: Alert[]}} page
+ * @param {{since?: number}} [options] snapshotVersion() taken when the page was requested
+ * @returns {Change[]} as loadItems with replace (stored alerts missing from the window are
+ *   dropped unless a live event touched them after `since`)
+ */
+export function loadAlertPage(state, page, { since = state.version } = {}) {
+  const changes = loadItems(state, 'alert', page.results, { replace: true, since });
+  state.alertTotal = page.count;
+  return changes;
+}
+
+/**
+ * @param {object} state
+ * @returns {{loading: boolean, shown: number, total: number}} what the alerts panel says:
+ *   loading until the first page answered, then `shown` of `total` active alerts
+ */
+export function alertSummary(state) {
+  const shown = state.alerts.size;
+  if (state.alertTotal === null) return { loading: true, shown, total: shown };
+  // Live alerts newer than the page are stored at once; the next page counts them too.
+  return { loading: false, shown, total: Math.max(state.alertTotal, shown) };
+}
+
+/**
  * Converts an alert from an `alert` envelope to the REST shape.
  *
  * @param {{id: number, area: {id: number, name: string}, created_at: string,
- *          acknowledged_at: string|null, acknowledged_by: string|null}} pushed
+ *          acknowledged_at: string|null, acknowledged_by: string|null,
+ *          cleared_at?: string|null}} pushed
  * @param {object} incident the envelope's incident Feature
  * @returns {Alert}
  */
@@ -163,6 +224,7 @@ export function normalizeAlert(pushed, incident) {
     created_at: pushed.created_at,
     acknowledged_at: pushed.acknowledged_at ?? null,
     acknowledged_by: pushed.acknowledged_by ?? null,
+    cleared_at: pushed.cleared_at ?? null,
   };
 }
 
@@ -172,7 +234,9 @@ export function normalizeAlert(pushed, incident) {
  * @param {object} state
  * @param {{id: number, type: Kind, op: string, feature: object, alerts?: object[]}} envelope
  * @returns {Change[]} everything that changed; empty for stale or unknown envelopes.
- *   An `alert` envelope may yield an incident change (its feature) and one change per alert.
+ *   An `alert` envelope may yield an incident change (its feature) and one change per alert:
+ *   an alert is stored while its pushed state is active and removed for good once it is not,
+ *   whatever the op, so the store moves alerts between states as ?state= does.
  */
 export function applyEnvelope(state, envelope) {
   state.version += 1;
@@ -182,23 +246,61 @@ export function applyEnvelope(state, envelope) {
   const changes = applyFeature(state, 'incident', 'updated', feature);
   for (const pushed of envelope.alerts ?? []) {
     const alert = normalizeAlert(pushed, feature);
-    // 'created' announces new alerts; any other op means they were acknowledged.
-    if (op === 'created' && !alert.acknowledged_at) {
+    state.touched.alert.set(alert.id, state.version);
+    if (alertState(alert) === 'active') {
       const change = upsert(state, 'alert', alert);
-      state.touched.alert.set(alert.id, state.version);
       if (change) changes.push(change);
+      // A new alert adds one; an alert already stored (the page had it) was counted there.
+      if (change?.op === 'created' && op === 'created') addToAlertTotal(state, 1);
     } else {
-      changes.push(...removeItem(state, 'alert', alert.id));
+      changes.push(...leaveActive(state, alert));
     }
   }
   return changes;
+}
+
+/**
+ * An alert pushed in a state other than active: it was active before this event unless it is
+ * both acknowledged and cleared (each event changes one of the two), or already gone.
+ */
+function leaveActive(state, alert) {
+  if (state.gone.alert.has(alert.id)) return [];
+  if (state.alerts.has(alert.id)) return removeItem(state, 'alert', alert.id);
+  // Outside the loaded window: still counted in the total until now.
+  if (!(alert.acknowledged_at && alert.cleared_at)) addToAlertTotal(state, -1);
+  state.gone.alert.add(alert.id);
+  return [];
 }
 
 function applyFeature(state, kind, op, feature) {
   if (op === 'deleted') return removeItem(state, kind, feature.id);
   state.touched[kind].set(feature.id, state.version);
   const change = upsert(state, kind, feature);
-  return change ? [change] : [];
+  return change ? [change, ...refreshAlertsOf(state, kind, feature)] : [];
+}
+
+/** What an alert shows of its incident and of its area (the REST alert's names and severity). */
+const SHOWN_FROM = {
+  incident: (feature) => ({ incident_name: feature.properties.name, severity: feature.properties.severity }),
+  area: (feature) => ({ area_name: feature.properties.name }),
+};
+
+/**
+ * A stored alert shows its incident's name and severity and its area's name, as REST does now:
+ * a newer incident or area version refreshes the alerts that point at it.
+ *
+ * @returns {Change[]} one 'updated' change per alert that now shows something else
+ */
+function refreshAlertsOf(state, kind, feature) {
+  const shown = SHOWN_FROM[kind](feature);
+  const changes = [];
+  for (const alert of state.alerts.values()) {
+    if (alert[kind] !== feature.id || Object.entries(shown).every(([key, value]) => alert[key] === value)) continue;
+    const item = { ...alert, ...shown };
+    state.alerts.set(item.id, item);
+    changes.push({ kind: 'alert', op: 'updated', id: item.id, item });
+  }
+  return changes;
 }
 
 /** Newest first: by created_at, then by id for equal timestamps. */
@@ -220,7 +322,7 @@ export function newestIncidents(state, limit, predicate = () => true) {
 
 /**
  * @param {object} state
- * @returns {Alert[]} open alerts, newest first
+ * @returns {Alert[]} the stored active alerts, newest first
  */
 export function openAlerts(state) {
   return [...state.alerts.values()].sort(byNewest);

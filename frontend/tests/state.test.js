@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  alertState,
+  alertSummary,
   applyEnvelope,
   createState,
+  loadAlertPage,
   loadItems,
   newestIncidents,
   normalizeAlert,
@@ -206,5 +209,107 @@ describe('selectors', () => {
     const state = createState();
     loadItems(state, 'alert', [{ ...restAlert(1), created_at: T0 }, { ...restAlert(2), created_at: T2 }, { ...restAlert(3), created_at: T1 }]);
     expect(openAlerts(state).map((a) => a.id)).toEqual([2, 3, 1]);
+  });
+});
+
+describe('alert states (the API ?state=)', () => {
+  const cleared = (alert) => ({ ...alert, cleared_at: T2 });
+  const acknowledged = (alert) => ({ ...alert, acknowledged_at: T1, acknowledged_by: 'dispatcher' });
+
+  it('alertState: cleared whether acknowledged or not, else acknowledged, else active', () => {
+    expect(alertState(restAlert(1))).toBe('active');
+    expect(alertState(acknowledged(restAlert(1)))).toBe('acknowledged');
+    expect(alertState(cleared(restAlert(1)))).toBe('cleared');
+    expect(alertState(cleared(acknowledged(restAlert(1))))).toBe('cleared');
+    expect(alertState(pushedAlert(1))).toBe('active');
+  });
+
+  it('a pushed clear removes the alert for good, as ?state=active drops it (defect 1)', () => {
+    const state = createState();
+    loadAlertPage(state, { count: 1, results: [restAlert(50)] });
+    const changes = applyEnvelope(state, envelope('alert', 'updated', incident(1, { updated: T1, status: 'closed' }), {
+      alerts: [{ ...pushedAlert(50), cleared_at: T1 }],
+    }));
+    expect(summary(changes)).toEqual(['incident:created:1', 'alert:deleted:50']);
+    expect(alertSummary(state)).toEqual({ loading: false, shown: 0, total: 0 });
+    // A reload that raced the clear (its snapshot still lists the alert) does not bring it back.
+    expect(loadItems(state, 'alert', [restAlert(50)])).toEqual([]);
+  });
+
+  it('never loads cleared alerts as open', () => {
+    const state = createState();
+    expect(loadItems(state, 'alert', [cleared(restAlert(7)), acknowledged(restAlert(8))])).toEqual([]);
+  });
+
+  it('normalises a pushed alert to the REST shape, cleared_at included', () => {
+    expect(Object.keys(normalizeAlert(pushedAlert(50), incident(1))).sort()).toEqual(Object.keys(restAlert(50)).concat('cleared_at').sort());
+  });
+
+  it('an incident or area change refreshes what its stored alerts show, as REST shows it', () => {
+    const state = createState();
+    loadItems(state, 'alert', [restAlert(50, { incidentId: 1, areaId: 9 }), restAlert(51, { incidentId: 2, areaId: 9 })]);
+    const renamed = incident(1, { updated: T1, name: 'renamed', severity: 'urgent' });
+    const changes = applyEnvelope(state, envelope('incident', 'updated', renamed));
+    expect(summary(changes)).toEqual(['incident:created:1', 'alert:updated:50']);
+    expect(state.alerts.get(50)).toMatchObject({ incident_name: 'renamed', severity: 'urgent' });
+    const areaRenamed = { ...area(9, { updated: T1 }), properties: { ...area(9).properties, name: 'Centro', updated_at: T1 } };
+    expect(summary(applyEnvelope(state, envelope('area', 'updated', areaRenamed)))).toEqual(['area:created:9', 'alert:updated:50', 'alert:updated:51']);
+    expect(openAlerts(state).map((alert) => alert.area_name)).toEqual(['Centro', 'Centro']);
+    // Nothing alert-visible changed: no alert change.
+    expect(summary(applyEnvelope(state, envelope('incident', 'updated', { ...renamed, properties: { ...renamed.properties, updated_at: T2 } })))).toEqual(['incident:updated:1']);
+  });
+});
+
+describe('the alerts window and its total', () => {
+  it('is loading (not empty) until a page answers, then holds the window and the count', () => {
+    const state = createState();
+    expect(alertSummary(state)).toEqual({ loading: true, shown: 0, total: 0 });
+    const changes = loadAlertPage(state, { count: 73436, results: [restAlert(2), restAlert(1)] });
+    expect(summary(changes)).toEqual(['alert:created:2', 'alert:created:1']);
+    expect(alertSummary(state)).toEqual({ loading: false, shown: 2, total: 73436 });
+  });
+
+  it('live events move the total as they move alerts between states', () => {
+    const state = createState();
+    loadAlertPage(state, { count: 10, results: [restAlert(9), restAlert(8)] });
+    applyEnvelope(state, envelope('alert', 'created', incident(1), { alerts: [pushedAlert(11)] }));
+    expect(alertSummary(state)).toEqual({ loading: false, shown: 3, total: 11 });
+    // Acknowledged in the window, then cleared: one step out of active.
+    applyEnvelope(state, envelope('alert', 'updated', incident(1), { alerts: [pushedAlert(9, { acknowledged: true })] }));
+    applyEnvelope(state, envelope('alert', 'updated', incident(1), { alerts: [{ ...pushedAlert(9, { acknowledged: true }), cleared_at: T2 }] }));
+    expect(alertSummary(state)).toEqual({ loading: false, shown: 2, total: 10 });
+    // Outside the window: acknowledged, or cleared, leaves active; cleared after acknowledged does not.
+    applyEnvelope(state, envelope('alert', 'updated', incident(1), { alerts: [pushedAlert(3, { acknowledged: true })] }));
+    applyEnvelope(state, envelope('alert', 'updated', incident(1), { alerts: [{ ...pushedAlert(4), cleared_at: T2 }] }));
+    applyEnvelope(state, envelope('alert', 'updated', incident(1), { alerts: [{ ...pushedAlert(3, { acknowledged: true }), cleared_at: T2 }] }));
+    expect(alertSummary(state).total).toBe(8);
+    // Acknowledging from the panel and then hearing about it counts once.
+    removeItem(state, 'alert', 8);
+    applyEnvelope(state, envelope('alert', 'updated', incident(1), { alerts: [pushedAlert(8, { acknowledged: true })] }));
+    expect(alertSummary(state)).toEqual({ loading: false, shown: 1, total: 7 });
+  });
+
+  it('a created event for an alert the page already had is not counted twice', () => {
+    const state = createState();
+    loadAlertPage(state, { count: 1, results: [restAlert(5)] });
+    applyEnvelope(state, envelope('alert', 'created', incident(1), { alerts: [pushedAlert(5)] }));
+    expect(alertSummary(state).total).toBe(1);
+  });
+
+  it('deleting an incident takes its stored alerts out of the total', () => {
+    const state = createState();
+    loadAlertPage(state, { count: 5, results: [restAlert(50, { incidentId: 1 }), restAlert(51, { incidentId: 2 })] });
+    applyEnvelope(state, envelope('incident', 'deleted', incident(1)));
+    expect(alertSummary(state)).toEqual({ loading: false, shown: 1, total: 4 });
+  });
+
+  it('a newer page replaces the window and its count, keeping alerts pushed while it loaded', () => {
+    const state = createState();
+    loadAlertPage(state, { count: 3, results: [restAlert(3), restAlert(2), restAlert(1)] });
+    const since = snapshotVersion(state);
+    applyEnvelope(state, envelope('alert', 'created', incident(1), { alerts: [pushedAlert(4)] }));
+    const changes = loadAlertPage(state, { count: 2, results: [restAlert(3), restAlert(2)] }, { since });
+    expect(summary(changes)).toEqual(['alert:deleted:1']);
+    expect(alertSummary(state)).toEqual({ loading: false, shown: 3, total: 3 });
   });
 });

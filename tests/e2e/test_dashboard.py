@@ -7,6 +7,7 @@ import time
 import pytest
 from django.contrib.gis.geos import Point
 from django.core.management import call_command
+from django.db import connection
 
 from tests.e2e.conftest import (
     DEFAULT_TIMEOUT_MS,
@@ -19,9 +20,9 @@ from tests.e2e.conftest import (
 )
 from tests.factories import AreaFactory, UserFactory, square
 from tests.support.processes import wait_until
-from tracker import services
+from tracker import selectors, services
 from tracker.management.commands.load_demo import DEMO_USERNAME
-from tracker.models import Alert, AreaOfInterest, Event, Incident, Severity
+from tracker.models import Alert, AreaOfInterest, Event, Incident, IncidentStatus, Severity
 from tracker.stream import replay
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -321,4 +322,112 @@ def test_a_crowded_view_shows_clusters_and_zooming_in_shows_the_incidents(browse
     page.evaluate("(z) => { trackerDebug.map.setZoom(z, {animate: false}); }", zoom)
     page.wait_for_function("() => trackerDebug.layers.incidents.mode === 'clusters'")
     page.wait_for_function("() => trackerDebug.layers.incidents.visibleCount() === 3001")
+    browsers.assert_clean()
+
+
+# Records, from before the page's own scripts run, every state the alerts panel passes through: whether
+# "No open alerts." is visible and the status line. A MutationObserver sees each DOM change, so a
+# false all-clear shown for a single frame is caught too.
+RECORD_ALERTS_PANEL = """
+window.alertsPanelLog = [];
+new MutationObserver(() => {
+  const panel = document.getElementById('alerts-panel');
+  if (!panel) return;
+  const empty = panel.querySelector('.empty');
+  const status = panel.querySelector('.list-status');
+  const entry = {
+    none: Boolean(empty) && getComputedStyle(empty).display !== 'none',
+    status: status && !status.hidden ? status.textContent : '',
+  };
+  const last = window.alertsPanelLog.at(-1);
+  if (!last || last.none !== entry.none || last.status !== entry.status) window.alertsPanelLog.push(entry);
+}).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+"""
+
+
+def test_a_cleared_alert_stays_gone_after_a_reload(browsers):
+    """Defect 1: close the incident of an alert; the panel drops it live, and a reload does not bring it back."""
+    AreaFactory(name="Centro", threshold=Severity.LOW, polygon=square(-58.39, -34.615, -58.37, -34.60))
+    user = UserFactory()
+    page = browsers.dashboard(user)
+    created = api_post(browsers.server, user, "incidents/", point_feature("Gas leak", *MICROCENTRO, severity="high"))
+    wait_for_alert(page, "Gas leak", timeout_ms=DEFAULT_TIMEOUT_MS)
+    alert = Alert.objects.get(incident_id=created["id"])
+
+    services.incident_update(incident=Incident.objects.get(pk=created["id"]), status=IncidentStatus.CLOSED)
+    page.wait_for_selector(f"#alerts-panel li[data-alert-id='{alert.pk}']", state="detached")
+    alert.refresh_from_db()
+    assert alert.cleared_at is not None
+
+    page.reload()
+    wait_connected(page)
+    # Loaded: the panel says so, or (today's bug) the cleared alert is listed again.
+    page.wait_for_function(
+        "(id) => document.querySelector(`#alerts-panel li[data-alert-id='${id}']`)"
+        " || document.querySelector('#alerts-panel[data-loading=false]')",
+        arg=alert.pk,
+    )
+    assert page.locator("#alerts-panel li[data-alert-id]").count() == 0
+    assert page.locator("#alerts-panel .empty").is_visible()  # the server's answer: none active
+    browsers.assert_clean()
+
+
+def bulk_alerts(area, *, active: int, cleared: int, acknowledged: int) -> None:
+    """Give `area` that many alerts in each state, on as many incidents, in three set-based INSERTs (no save(),
+    no signals, no events: load data). Newest first by id, a second apart."""
+    bulk_incidents(active + cleared + acknowledged, 0.05, 0.03)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tracker_alert (incident_id, area_id, created_at) "
+            "SELECT id, %s, now() - make_interval(secs => (SELECT max(id) FROM tracker_incident) - id) "
+            "FROM tracker_incident",
+            [area.pk],
+        )
+        cursor.execute(
+            "UPDATE tracker_alert SET cleared_at = now() WHERE id IN (SELECT id FROM tracker_alert ORDER BY id LIMIT %s)",
+            [cleared],
+        )
+        cursor.execute(
+            "UPDATE tracker_alert SET acknowledged_at = now() "
+            "WHERE id IN (SELECT id FROM tracker_alert WHERE cleared_at IS NULL ORDER BY id LIMIT %s)",
+            [acknowledged],
+        )
+
+
+def test_many_alerts_show_loading_then_the_count_never_none(browsers):
+    """Defect 6: with thousands of active alerts the panel says "Loading" until the answer is in, then shows the
+    newest 50 and the total; it never says "No open alerts". "Show more" grows the window; acknowledging refills
+    it and counts down."""
+    area = AreaFactory(name="Busy", polygon=square(-58.5, -34.7, -58.3, -34.5))
+    bulk_alerts(area, active=3000, cleared=400, acknowledged=300)
+    active = selectors.alerts_in_state(Alert.objects.all(), "active").count()
+    assert active == 3000
+
+    context = browsers.context(UserFactory())
+    context.add_init_script(RECORD_ALERTS_PANEL)
+    page = context.new_page()
+    page.on("pageerror", lambda error: browsers.errors.append(str(error)))
+    start = time.monotonic()
+    page.goto("/")
+    page.wait_for_selector("#alerts-panel li[data-alert-id]", timeout=60_000)
+    shown_s = elapsed_since(start)
+    log = page.evaluate("window.alertsPanelLog")
+    assert not any(entry["none"] for entry in log), log
+    assert log[0] == {"none": False, "status": "Loading alerts…"}, log
+    page.wait_for_selector(f"#alerts-panel .list-status:text-is('Showing 50 of {active:,}')")
+    assert page.locator("#alerts-panel li[data-alert-id]").count() == 50
+    assert page.locator("#alerts-panel h2 .count").text_content() == f"({active:,})"
+    newest = list(selectors.alerts_in_state(Alert.objects.all(), "active").values_list("id", flat=True)[:50])
+    shown = [int(n) for n in page.eval_on_selector_all("#alerts-panel li[data-alert-id]", "els => els.map(e => e.dataset.alertId)")]
+    assert shown == newest
+
+    page.click("#alerts-panel button[data-action=more-alerts]")
+    page.wait_for_selector(f"#alerts-panel .list-status:text-is('Showing 100 of {active:,}')")
+    screenshot(page, "dashboard-many-alerts.png")
+    first = newest[0]
+    page.click(f"#alerts-panel li[data-alert-id='{first}'] button[data-action=acknowledge]")
+    page.wait_for_selector(f"#alerts-panel .list-status:text-is('Showing 100 of {active - 1:,}')")
+    assert page.locator(f"#alerts-panel li[data-alert-id='{first}']").count() == 0
+    assert not any(entry["none"] for entry in page.evaluate("window.alertsPanelLog"))
+    assert shown_s < 10, shown_s  # generous: one page of 50 and a count, not 30 pages
     browsers.assert_clean()

@@ -1,6 +1,6 @@
 /**
- * The dashboard's side panel: open alerts with Acknowledge buttons, the incident filter,
- * and the newest incidents.
+ * The dashboard's side panel: open (active) alerts with Acknowledge buttons, how many there are
+ * and "Show more", the incident filter, and the newest incidents.
  */
 
 import { SEVERITIES } from '../severity.js';
@@ -18,22 +18,30 @@ function checkbox(group, value, label, swatch) {
  * @param {object} handlers
  * @param {(alertId: number) => Promise<unknown>} handlers.onAcknowledge settles when done;
  *   the button stays disabled meanwhile and is re-enabled if it rejects
+ * @param {() => void} handlers.onShowMoreAlerts asks for a larger alerts window
  * @param {(incidentId: number) => void} handlers.onSelectIncident
  * @param {(filter: import('../filter.js').IncidentFilter) => void} handlers.onFilterChange
  *   called when a checkbox changes; all boxes start checked (showAllFilter)
- * @returns {{areaFormHost: HTMLElement, renderAlerts: (alerts: object[]) => void,
+ * @returns {{areaFormHost: HTMLElement,
+ *   renderAlerts: (alerts: object[], status: ReturnType<typeof import('../alerts.js').alertsStatus>) => void,
  *   renderIncidents: (features: object[]) => void}}
  */
-export function createPanel(container, { onAcknowledge, onSelectIncident, onFilterChange }) {
+export function createPanel(container, { onAcknowledge, onShowMoreAlerts, onSelectIncident, onFilterChange }) {
   const areaFormHost = h('section', { id: 'area-form-host', class: 'panel-section', hidden: true });
 
   const alertCount = h('span', { class: 'count' });
   const alertList = h('ul', { class: 'item-list' });
+  // Until the server has answered the panel says "loading", never "none" (alertsStatus).
+  const alertStatus = h('p', { class: 'list-status', role: 'status', text: 'Loading alerts…' });
+  const showMore = h('button', { type: 'button', class: 'button button--small', dataset: { action: 'more-alerts' }, text: 'Show more', hidden: true });
+  showMore.addEventListener('click', () => onShowMoreAlerts());
   const alertsSection = h(
     'section',
-    { id: 'alerts-panel', class: 'panel-section' },
+    { id: 'alerts-panel', class: 'panel-section', dataset: { empty: 'false', loading: 'true' } },
     h('h2', {}, 'Open alerts ', alertCount),
     alertList,
+    alertStatus,
+    showMore,
     h('p', { class: 'empty', text: 'No open alerts.' }),
   );
 
@@ -100,11 +108,19 @@ export function createPanel(container, { onAcknowledge, onSelectIncident, onFilt
 
   return {
     areaFormHost,
-    /** @param {object[]} alerts open alerts, in display order */
-    renderAlerts(alerts) {
+    /**
+     * @param {object[]} alerts the loaded active alerts, in display order
+     * @param {{loading: boolean, text: string, count: string, empty: boolean, more: boolean}} status
+     *   alertsStatus()
+     */
+    renderAlerts(alerts, status) {
       syncList(alertList, alerts, (alert) => alert.id, renderAlert);
-      alertCount.textContent = alerts.length ? `(${alerts.length})` : '';
-      alertsSection.dataset.empty = String(alerts.length === 0);
+      alertCount.textContent = status.count;
+      alertStatus.textContent = status.text;
+      alertStatus.hidden = !status.text;
+      showMore.hidden = !status.more;
+      alertsSection.dataset.empty = String(status.empty);
+      alertsSection.dataset.loading = String(status.loading);
     },
     /** @param {object[]} features incident Features, in display order */
     renderIncidents(features) {
