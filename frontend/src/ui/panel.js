@@ -39,8 +39,8 @@ export function createPanel(container, { onAcknowledge, onShowMoreAlerts, onSele
     'section',
     { id: 'alerts-panel', class: 'panel-section', dataset: { empty: 'false', loading: 'true' } },
     h('h2', {}, 'Open alerts ', alertCount),
-    alertList,
     alertStatus,
+    alertList,
     showMore,
     h('p', { class: 'empty', text: 'No open alerts.' }),
   );
