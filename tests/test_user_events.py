@@ -67,10 +67,9 @@ def test_deleting_a_user_pushes_every_feature_that_named_it(world):
 
 def test_a_rolled_back_user_delete_pushes_nothing(world, django_capture_on_commit_callbacks):
     before = last_event_id()
-    with django_capture_on_commit_callbacks() as published, pytest.raises(RuntimeError):
-        with transaction.atomic():
-            world["user"].delete()
-            raise RuntimeError("abort")
+    with django_capture_on_commit_callbacks() as published, pytest.raises(RuntimeError), transaction.atomic():
+        world["user"].delete()
+        raise RuntimeError("abort")
     assert events_after(before) == [] and published == []
     assert Incident.objects.filter(reporter__username="ana").count() == 2
 
@@ -91,7 +90,9 @@ def test_renaming_a_user_pushes_its_features_and_a_login_does_not(world, client)
     }
     assert areas[world["area"].pk]["feature"]["properties"]["owner"] == "ana.maria"
     assert [a["acknowledged_by"] for e in alerts.values() for a in e["alerts"]] == ["ana.maria"]
-    assert incidents[world["incidents"][0].pk]["feature"] == api_features("/api/v1/incidents/")[world["incidents"][0].pk]
+    assert (
+        incidents[world["incidents"][0].pk]["feature"] == api_features("/api/v1/incidents/")[world["incidents"][0].pk]
+    )
 
 
 def test_deleting_a_user_with_many_incidents_is_set_based(django_assert_max_num_queries):
