@@ -235,8 +235,8 @@ export function normalizeAlert(pushed, incident) {
  * @param {{id: number, type: Kind, op: string, feature: object, alerts?: object[]}} envelope
  * @returns {Change[]} everything that changed; empty for stale or unknown envelopes.
  *   An `alert` envelope may yield an incident change (its feature) and one change per alert:
- *   an alert is stored while its pushed state is active and removed for good once it is not,
- *   whatever the op, so the store moves alerts between states as ?state= does.
+ *   an alert is stored while its pushed state is active and removed for good once it is not
+ *   (whatever the op) or is deleted, so the store moves alerts between states as ?state= does.
  */
 export function applyEnvelope(state, envelope) {
   state.version += 1;
@@ -247,28 +247,28 @@ export function applyEnvelope(state, envelope) {
   for (const pushed of envelope.alerts ?? []) {
     const alert = normalizeAlert(pushed, feature);
     state.touched.alert.set(alert.id, state.version);
-    if (alertState(alert) === 'active') {
+    if (op !== 'deleted' && alertState(alert) === 'active') {
       const change = upsert(state, 'alert', alert);
       if (change) changes.push(change);
       // A new alert adds one; an alert already stored (the page had it) was counted there.
       if (change?.op === 'created' && op === 'created') addToAlertTotal(state, 1);
     } else {
-      changes.push(...leaveActive(state, alert));
+      // A deleted alert carries its last state; any other event changes one of acknowledged
+      // and cleared, so an alert now both was not active before it either.
+      const wasActive = op === 'deleted' ? alertState(alert) === 'active' : !(alert.acknowledged_at && alert.cleared_at);
+      changes.push(...leaveActive(state, alert.id, wasActive));
     }
   }
   return changes;
 }
 
-/**
- * An alert pushed in a state other than active: it was active before this event unless it is
- * both acknowledged and cleared (each event changes one of the two), or already gone.
- */
-function leaveActive(state, alert) {
-  if (state.gone.alert.has(alert.id)) return [];
-  if (state.alerts.has(alert.id)) return removeItem(state, 'alert', alert.id);
-  // Outside the loaded window: still counted in the total until now.
-  if (!(alert.acknowledged_at && alert.cleared_at)) addToAlertTotal(state, -1);
-  state.gone.alert.add(alert.id);
+/** An alert that is no longer active, or no longer exists: out of the store and the total, for good. */
+function leaveActive(state, id, wasActive) {
+  if (state.gone.alert.has(id)) return [];
+  if (state.alerts.has(id)) return removeItem(state, 'alert', id);
+  // Outside the loaded window: counted in the total until now if it was active.
+  if (wasActive) addToAlertTotal(state, -1);
+  state.gone.alert.add(id);
   return [];
 }
 

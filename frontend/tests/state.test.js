@@ -289,6 +289,16 @@ describe('the alerts window and its total', () => {
     expect(alertSummary(state)).toEqual({ loading: false, shown: 1, total: 7 });
   });
 
+  it('a deleted alert leaves the store and, if it was active, the total', () => {
+    const state = createState();
+    loadAlertPage(state, { count: 5, results: [restAlert(50)] });
+    expect(summary(applyEnvelope(state, envelope('alert', 'deleted', incident(1), { alerts: [pushedAlert(50)] })))).toEqual(['incident:created:1', 'alert:deleted:50']);
+    applyEnvelope(state, envelope('alert', 'deleted', incident(1), { alerts: [pushedAlert(3)] })); // outside the window
+    applyEnvelope(state, envelope('alert', 'deleted', incident(1), { alerts: [pushedAlert(4, { acknowledged: true })] }));
+    expect(alertSummary(state)).toEqual({ loading: false, shown: 0, total: 3 });
+    expect(loadItems(state, 'alert', [restAlert(50), restAlert(3)])).toEqual([]);
+  });
+
   it('a created event for an alert the page already had is not counted twice', () => {
     const state = createState();
     loadAlertPage(state, { count: 1, results: [restAlert(5)] });
