@@ -108,8 +108,9 @@ class ClientFleet:
 class RestPoster:
     """Creates incidents through POST /api/v1/incidents/, each named with the time its POST started."""
 
-    def __init__(self, base: str, token: str):
+    def __init__(self, base: str, token: str, description: str = "bench"):
         self.url = base + API_PATH
+        self.description = description
         self.headers = {"Authorization": f"Token {token}"}
         self.local = threading.local()
         self.statuses: dict[int, int] = {}
@@ -122,7 +123,7 @@ class RestPoster:
         feature = {
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [-58.38 + (seq % 100) / 1000, -34.60]},
-            "properties": {"name": f"{kind} {seq} {t0}", "description": "bench", "severity": "high"},
+            "properties": {"name": f"{kind} {seq} {t0}", "description": self.description, "severity": "high"},
         }
         try:
             status = session.post(self.url, json=feature, headers=self.headers, timeout=30).status_code

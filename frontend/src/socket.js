@@ -10,6 +10,13 @@ import { Backoff } from './backoff.js';
 
 /** Close code the server uses for an unauthenticated socket; reconnecting cannot help. */
 export const CLOSE_UNAUTHORIZED = 4401;
+/**
+ * Close code the server uses when this client fell too far behind the live stream (it stopped
+ * reading: a frozen tab, a bad network). Like a dropped connection or 4503 (server unavailable), it
+ * means: reconnect with backoff and resume with ?after=<last applied id>; the server replays the rest.
+ * The backoff matters here: a client that keeps falling behind must not be replayed in a tight loop.
+ */
+export const CLOSE_TOO_SLOW = 4408;
 
 const ENVELOPE_TYPES = new Set(['incident', 'area', 'alert']);
 const NORMAL_CLOSURE = 1000;

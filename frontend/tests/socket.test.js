@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Backoff } from '../src/backoff.js';
-import { CLOSE_UNAUTHORIZED, LiveSocket, socketUrl } from '../src/socket.js';
+import { CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED, LiveSocket, socketUrl } from '../src/socket.js';
 
 /** Stands in for the browser WebSocket; the test plays the server through it. */
 class FakeWebSocket {
@@ -194,6 +194,25 @@ describe('LiveSocket', () => {
     vi.advanceTimersByTime(120_000);
     t.setOnline(true);
     expect(t.sockets).toHaveLength(1);
+  });
+
+  it('after a too-slow close (4408) reconnects with backoff and resumes with ?after=<last applied id>', () => {
+    const t = harness();
+    t.socket.start();
+    t.greet(10);
+    for (const id of [11, 12]) t.current().send(t.event(id));
+    t.current().drop(CLOSE_TOO_SLOW);
+    expect(t.log.statuses.at(-1)).toBe('reconnecting');
+    expect(t.log.unauthorized).toBe(0);
+    expect(t.sockets).toHaveLength(1);
+    vi.runOnlyPendingTimers();
+    expect(t.sockets).toHaveLength(2);
+    expect(t.current().url).toBe('ws://tracker.test/ws/notifications/?after=12');
+    t.greet(14);
+    for (const id of [13, 14]) t.current().send(t.event(id));
+    expect(t.log.envelopes).toEqual([11, 12, 13, 14]);
+    expect(t.log.syncs).toEqual(['initial']); // resumed from the log: no REST reload
+    expect(t.log.statuses.at(-1)).toBe('connected');
   });
 
   it('goes offline after repeated failed attempts and back to connected on hello', () => {
