@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import random
+import sys
 import time
 
 import django
@@ -112,6 +113,42 @@ def task_alerts(args) -> dict:
     }
 
 
+def task_latency(args) -> dict:
+    """Time GETs of `path` through the Django test client in this process (the whole middleware stack and
+    view, no ASGI server), authenticated with the bench user's token, after `warmup` untimed ones.
+
+    Creates 20 incidents first if there are none, so the page is not empty. Then, for each line read from
+    stdin (until EOF), sends `count` requests and prints their times in ms as one JSON list, so that the
+    caller can interleave these rounds with its own. Returns the number of rounds."""
+    from django.test import Client
+
+    from tracker.models import Incident
+
+    if not Incident.objects.exists():
+        rng = random.Random(args.seed)
+        for seq in range(20):
+            services.incident_report(name=marker("latency", seq, 0), location=near_centre(rng), severity=Severity.LOW)
+    token = Token.objects.get(user__username=USERNAME).key
+    client = Client(headers={"Authorization": f"Token {token}", "Accept": "application/json"})
+
+    def timed(count: int) -> list[float]:
+        times = []
+        for _ in range(count):
+            started = time.perf_counter_ns()
+            response = client.get(args.path)
+            times.append((time.perf_counter_ns() - started) / 1e6)
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {args.path}: {response.status_code} {response.content[:200]!r}")
+        return times
+
+    timed(args.warmup)
+    rounds = 0
+    for _ in sys.stdin:
+        print(json.dumps(timed(args.count)), flush=True)
+        rounds += 1
+    return {"rounds": rounds}
+
+
 # The alert rule's query as PostGIS runs it for one incident (selectors.areas_alerting_for), without Django.
 RAW_ALERT_QUERY = (
     "SELECT id FROM tracker_areaofinterest "
@@ -131,6 +168,11 @@ def main() -> None:
     alerts.add_argument("--samples", type=int, required=True)
     alerts.add_argument("--bbox", type=float, nargs=4, required=True)
     alerts.add_argument("--seed", type=int, default=3)
+    latency = tasks.add_parser("latency")
+    latency.add_argument("--path", required=True)
+    latency.add_argument("--count", type=int, required=True)
+    latency.add_argument("--warmup", type=int, default=20)
+    latency.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     result = globals()[f"task_{args.task}"](args)
     connection.close()

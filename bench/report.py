@@ -103,6 +103,23 @@ def map_table(item: dict) -> list[str]:
     return lines
 
 
+def latency_table(item: dict) -> list[str]:
+    if not item:
+        return ["not run"]
+    server, local = item["server_ms"], item["in_process_ms"]
+    lines = [
+        f"`GET {item['path']}`, {item['rounds']} alternating rounds of {item['requests_per_round']} requests each side.",
+        "",
+        "| through | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, run in ((f"{item['server']}, one process (deploy/serve.sh)", server), ("in-process test client", local)):
+        lines.append(f"| {name} | {num(run['p50'], 1)} | {num(run['p95'], 1)} | {num(run['p99'], 1)} "
+                     f"| {num(run['max'], 1)} |")
+    lines += ["", f"Server / in-process median: {item['ratio_p50']:.2f}x."]
+    return lines
+
+
 def verdict(ok) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
@@ -140,6 +157,10 @@ def targets(results: dict) -> list[str]:
     sent = browser.get("bytes_to_first_draw")
     rows.append(("100,000 incidents: <= 2 MB transferred", f"{num(sent)} bytes" if sent else "-",
                  None if sent is None else sent <= 2 * 2**20))
+    latency = results.get("latency")
+    rows.append(("one API request through the server: p50 <= 1.5x in-process",
+                 f"{latency['ratio_p50']:.2f}x" if latency else "-",
+                 None if not latency else latency["ratio_p50"] <= latency["target_ratio"]))
     return ["| target | measured | |", "|---|---:|---|"] + [f"| {t} | {m} | {verdict(ok)} |" for t, m, ok in rows]
 
 
@@ -175,6 +196,10 @@ def markdown(results: dict) -> str:
         "## 4. Map load",
         "",
         *map_table(results.get("map", {})),
+        "",
+        "## 5. Single-request latency",
+        "",
+        *latency_table(results.get("latency", {})),
         "",
     ]
     return "\n".join(out)
