@@ -120,6 +120,28 @@ def latency_table(item: dict) -> list[str]:
     return lines
 
 
+def slow_socket_table(item: dict) -> list[str]:
+    if not item:
+        return ["not run"]
+    stalled = item["stalled_socket"]
+    lines = [
+        f"{item['readers']} readers, {item['events_per_phase']} incidents per phase at {item['rate']:.0f}/s "
+        f"(frames of {item['frame_bytes']} bytes); latency from the event's `at` to receipt.",
+        "",
+        "| phase | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | delivered |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in (("readers alone", item["baseline"]), ("with one stalled socket", item["stalled"])):
+        lines.append(f"| {name} | {num(run['p50'], 1)} | {num(run['p95'], 1)} | {num(run['p99'], 1)} "
+                     f"| {num(run['max'], 1)} | {pct(run['received'] / run['expected'])} |")
+    lines += ["", f"p99 with / without: {item['p99_ratio']:.2f}x. The stalled socket was sent "
+              f"{stalled['events_received']} events ({stalled['bytes_received']} bytes) and closed with "
+              f"{stalled['close_code']}; resuming with ?after={stalled['resumed_after']} it got "
+              f"{stalled['resumed_events']} more. Server RSS {num(item['rss_before_kb'])} kB before, "
+              f"{num(item['rss_peak_stalled_kb'])} kB at most while it was stalled."]
+    return lines
+
+
 def verdict(ok) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
@@ -161,6 +183,9 @@ def targets(results: dict) -> list[str]:
     rows.append(("one API request through the server: p50 <= 1.5x in-process",
                  f"{latency['ratio_p50']:.2f}x" if latency else "-",
                  None if not latency else latency["ratio_p50"] <= latency["target_ratio"]))
+    slow = results.get("slow_socket")
+    rows.append(("a stalled socket: the others' p99 within 2x", f"{slow['p99_ratio']:.2f}x" if slow else "-",
+                 None if not slow else slow["p99_ratio"] <= 2))
     return ["| target | measured | |", "|---|---:|---|"] + [f"| {t} | {m} | {verdict(ok)} |" for t, m, ok in rows]
 
 
@@ -200,6 +225,10 @@ def markdown(results: dict) -> str:
         "## 5. Single-request latency",
         "",
         *latency_table(results.get("latency", {})),
+        "",
+        "## 6. One socket that stops reading (bench/slow_socket.py)",
+        "",
+        *slow_socket_table(results.get("slow_socket", {})),
         "",
     ]
     return "\n".join(out)

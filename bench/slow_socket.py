@@ -108,6 +108,12 @@ class Reader:
         except ConnectionClosed:
             pass
 
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self.task is not None:
+            await self.task
+
     def in_order_once(self) -> bool:
         """True if the ids are exactly hello+1, hello+2, ... (each event once, in order, none missing)."""
         return self.ids == list(range(self.hello + 1, self.hello + 1 + len(self.ids)))
@@ -215,10 +221,7 @@ async def compare(ws_url: str, api_base: str, token: str, *, server_pid: int | N
                               max_size=2**22, proxy=None)
         rest, _, _ = await read_events(again, until=fleet[0].ids[-1])
     finally:
-        for reader in fleet:
-            await reader.ws.close()
-            if reader.task is not None:
-                await reader.task
+        await asyncio.gather(*(reader.close() for reader in fleet))
     result = {
         "readers": readers, "events_per_phase": events, "rate": rate, "frame_bytes": size // max(1, len(ids)),
         "baseline": baseline, "stalled": stalled,

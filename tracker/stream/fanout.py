@@ -54,6 +54,11 @@ last_event_id = database_sync_to_async(replay.last_event_id)
 
 # Seconds between attempts to (re)subscribe the process to the group after a channel-layer failure.
 RESUBSCRIBE_SECONDS = 1.0
+# Events queued for every socket, at most, before the fan-out lets the sockets' writers send them. Events
+# published back to back (one transaction's, a burst) arrive without the fan-out ever waiting; handing over in
+# batches wakes each writer once per batch rather than once per event, and stays far below SOCKET_BACKLOG, so
+# a socket that keeps up is never taken for a slow one.
+BATCH = 32
 
 
 class LiveSocket(Protocol):
@@ -137,13 +142,14 @@ class Ticker:
                 channel = await layer.new_channel()
                 await layer.group_add(GROUP, channel)
                 self.subscribed.set()
+                handed = 0
                 while True:
                     message = await layer.receive(channel)
                     for socket in list(self.sockets):
                         self.push(socket, message["id"], message["text"])
-                    # Let the writers send it before the next one is queued: in a burst (events published
-                    # back to back) the queues of the sockets that keep up stay near empty.
-                    await asyncio.sleep(0)
+                    handed += 1
+                    if handed % BATCH == 0:
+                        await asyncio.sleep(0)
             except asyncio.CancelledError:
                 if channel is not None:
                     await asyncio.shield(self.leave(layer, channel))
