@@ -96,16 +96,45 @@ def validate_polygon(polygon) -> None:
         raise ValidationError("The polygon has no area.", code="empty")
 
 
+class LiveQuerySet(models.QuerySet):
+    """QuerySet of a LiveModel: `update()` (and so `bulk_update()`) reach the stream like a save.
+
+    Django's update() is a plain UPDATE that no signal sees: a shell's
+    `Incident.objects.filter(...).update(status="closed")` would change rows with no event and no alert
+    cleared. Here it stays one UPDATE (with a new updated_at), then each updated row is validated and
+    handed to the post_save receivers as saved, all in one transaction: a row the model would refuse rolls
+    the whole update back. (bulk_create, like raw SQL, still bypasses the stream.)
+    """
+
+    def update(self, **kwargs) -> int:
+        from django.db.models.signals import post_save
+        from django.utils import timezone
+
+        with transaction.atomic(using=self.db, savepoint=False):
+            pks = list(self.values_list("pk", flat=True))
+            count = super().update(**{"updated_at": timezone.now(), **kwargs})
+            for row in self.model._base_manager.using(self.db).filter(pk__in=pks).order_by("pk"):
+                row.full_clean()
+                post_save.send(
+                    sender=self.model, instance=row, created=False, update_fields=frozenset(kwargs), raw=False,
+                    using=self.db,
+                )  # fmt: skip
+        return count
+
+
 class LiveModel(models.Model):
     """A model whose changes are pushed live (see tracker.signals).
 
     Every save validates first, so a shell or script write with a bad geometry gets a ValidationError instead
     of storing a row PostGIS cannot reason about. Save and delete run in one transaction with their signal
-    receivers, so the row, its event and its alerts commit together even outside any atomic block.
+    receivers, so the row, its event and its alerts commit together even outside any atomic block. Its
+    queryset's update() does the same (LiveQuerySet).
     """
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = LiveQuerySet.as_manager()
 
     class Meta:
         abstract = True

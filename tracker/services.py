@@ -159,8 +159,9 @@ def user_deleting(user: AbstractBaseUser) -> None:
     area_ids = list(AreaOfInterest.objects.filter(owner=user).values_list("pk", flat=True))
     alert_ids = list(Alert.objects.filter(acknowledged_by=user).values_list("pk", flat=True))
     now = timezone.now()
-    Incident.objects.filter(pk__in=incident_ids).update(reporter=None, updated_at=now)
-    AreaOfInterest.objects.filter(pk__in=area_ids).update(owner=None, updated_at=now)
+    # _base_manager: a plain UPDATE (not LiveQuerySet's per-row save path); the events are recorded below, in bulk.
+    Incident._base_manager.filter(pk__in=incident_ids).update(reporter=None, updated_at=now)
+    AreaOfInterest._base_manager.filter(pk__in=area_ids).update(owner=None, updated_at=now)
     Alert.objects.filter(pk__in=alert_ids).update(acknowledged_by=None)
     _record_user_features(incident_ids, area_ids, alert_ids)
 
@@ -173,8 +174,9 @@ def user_renamed(user: AbstractBaseUser) -> None:
     """
     with transaction.atomic(savepoint=False):
         now = timezone.now()
-        incidents = Incident.objects.filter(reporter=user)
-        areas = AreaOfInterest.objects.filter(owner=user)
+        # _base_manager: plain UPDATEs, as in user_deleting.
+        incidents = Incident._base_manager.filter(reporter=user)
+        areas = AreaOfInterest._base_manager.filter(owner=user)
         incidents.update(updated_at=now)
         areas.update(updated_at=now)
         _record_user_features(

@@ -6,7 +6,7 @@ the transaction LiveModel.save/delete opens, so a change, its event and its aler
 
 from tracker import services
 from tracker.stream import eventlog
-from tracker.models import AreaOfInterest, EventOp, Incident
+from tracker.models import Alert, AreaOfInterest, EventOp, Incident
 
 
 def _op(created: bool) -> str:
@@ -33,6 +33,16 @@ def area_saved(sender, instance: AreaOfInterest, created: bool, raw: bool = Fals
 
 def area_deleted(sender, instance: AreaOfInterest, **kwargs) -> None:
     eventlog.record_area(instance, EventOp.DELETED)
+
+
+def alert_deleted(sender, instance: Alert, origin=None, **kwargs) -> None:
+    # An alert deleted with its incident or area needs no event (clients drop the alerts of a deleted feature);
+    # one deleted by itself (the admin, a shell) does.
+    if not isinstance(origin, Incident | AreaOfInterest) and getattr(origin, "model", None) not in (
+        Incident,
+        AreaOfInterest,
+    ):
+        eventlog.record_alerts(instance.incident, [instance], EventOp.DELETED)
 
 
 def user_deleting(sender, instance, **kwargs) -> None:
@@ -65,6 +75,7 @@ def connect() -> None:
     post_delete.connect(incident_deleted, sender=Incident, dispatch_uid="tracker.incident_deleted")
     post_save.connect(area_saved, sender=AreaOfInterest, dispatch_uid="tracker.area_saved")
     post_delete.connect(area_deleted, sender=AreaOfInterest, dispatch_uid="tracker.area_deleted")
+    post_delete.connect(alert_deleted, sender=Alert, dispatch_uid="tracker.alert_deleted")
     User = get_user_model()
     pre_delete.connect(user_deleting, sender=User, dispatch_uid="tracker.user_deleting")
     pre_save.connect(user_saving, sender=User, dispatch_uid="tracker.user_saving")

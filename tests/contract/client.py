@@ -69,7 +69,10 @@ class ClientState:
         assert kind == "alert", envelope
         self._feature("incident", "updated", feature)
         for pushed in envelope["alerts"]:
-            self.alerts[pushed["id"]] = normalize_alert(pushed, feature)
+            if op == "deleted":  # deleted by itself (the admin): gone in whatever state it was
+                self.alerts.pop(pushed["id"], None)
+            else:
+                self.alerts[pushed["id"]] = normalize_alert(pushed, feature)
 
     def _feature(self, kind: str, op: str, feature: dict) -> None:
         items = self.incidents if kind == "incident" else self.areas

@@ -2,6 +2,7 @@
 deeper (more and longer sequences). Registered, not loaded: the rest of the suite keeps Hypothesis's defaults."""
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -11,10 +12,19 @@ from hypothesis import HealthCheck, settings
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 settings.register_profile("contract", max_examples=10, stateful_step_count=12, **_COMMON)
 settings.register_profile("long", max_examples=150, stateful_step_count=40, **_COMMON)
+PROFILE = "long" if os.environ.get("HYPOTHESIS_PROFILE") == "long" else "contract"
+# The whole run, shrinking included (pytest-timeout's suite-wide 120 s is per test, too short for a search).
+TIMEOUT_SECONDS = {"contract": 900, "long": 3 * 3600}[PROFILE]
+
+
+def pytest_collection_modifyitems(items) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.timeout(TIMEOUT_SECONDS))
 
 
 @pytest.fixture
 def contract_settings() -> settings:
-    """Return the profile named by HYPOTHESIS_PROFILE if it is one of these, else `contract`."""
-    name = os.environ.get("HYPOTHESIS_PROFILE")
-    return settings.get_profile(name if name in ("contract", "long") else "contract")
+    """Return the profile named by HYPOTHESIS_PROFILE if it is `long`, else `contract`."""
+    return settings.get_profile(PROFILE)

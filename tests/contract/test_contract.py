@@ -364,6 +364,25 @@ class Contract(RuleBasedStateMachine):
             for incident in Incident.objects.filter(pk__in=chosen):
                 incident.delete()
 
+    @precondition(lambda self: self.ids(Incident))
+    @rule(data=st.data(), levels=st.lists(severity, min_size=2, max_size=4))
+    def orm_rapid_updates(self, data, levels):
+        """A shell loop: several saves of one incident, as fast as they go."""
+        pk = data.draw(st.sampled_from(self.ids(Incident)))
+        self.step(f"orm: incident {pk} saved {len(levels)} times in a row: {levels}")
+        incident = Incident.objects.get(pk=pk)
+        for level in levels:
+            incident.severity = Severity.from_name(level)
+            incident.save()
+
+    @precondition(lambda self: self.ids(Incident))
+    @rule(data=st.data(), level=severity, state=status)
+    def orm_queryset_update(self, data, level, state):
+        """A shell's bulk edit: QuerySet.update() on some incidents."""
+        chosen = data.draw(st.lists(st.sampled_from(self.ids(Incident)), min_size=1, max_size=3, unique=True))
+        self.step(f"orm: Incident.objects.filter(pk__in={chosen}).update(severity={level}, status={state})")
+        Incident.objects.filter(pk__in=chosen).update(severity=Severity.from_name(level), status=state)
+
     # -- areas -------------------------------------------------------------------------------------------------
 
     @rule(box=square, level=severity)
@@ -458,6 +477,14 @@ class Contract(RuleBasedStateMachine):
         self.step(f"rest: user {who or 'admin'} acknowledges alert {pk}")
         client = self.api if who is None else self.client_for(User.objects.get(pk=who))
         self.expect(client.post(f"/api/v1/alerts/{pk}/acknowledge/"), 200)
+
+
+    @precondition(lambda self: self.ids(Alert))
+    @rule(data=st.data())
+    def admin_delete_alert(self, data):
+        pk = data.draw(st.sampled_from(self.ids(Alert)))
+        self.step(f"admin: delete alert {pk}")
+        self.admin_post(f"/admin/tracker/alert/{pk}/delete/", {"post": "yes"})
 
 
 @pytest.mark.django_db(transaction=True)
