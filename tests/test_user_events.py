@@ -8,7 +8,8 @@ from rest_framework.test import APIClient
 
 from tests.factories import AreaFactory, IncidentFactory, UserFactory, square
 from tracker import services
-from tracker.models import Event, Incident, Severity
+from tracker.models import Incident, Severity
+from tracker.stream import replay
 
 pytestmark = pytest.mark.django_db
 
@@ -26,14 +27,6 @@ def world():
     return {"user": ana, "area": area, "incidents": [alerting, quiet], "alert": alert, "other": other}
 
 
-def events_after(event_id: int) -> list[dict]:
-    return [event.envelope for event in Event.objects.filter(id__gt=event_id).order_by("id")]
-
-
-def last_event_id() -> int:
-    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
-
-
 def api_features(path: str) -> dict:
     client = APIClient()
     client.force_authenticate(UserFactory(is_staff=True))
@@ -46,10 +39,10 @@ def pushed(envelopes: list[dict], event_type: str) -> dict:
 
 
 def test_deleting_a_user_pushes_every_feature_that_named_it(world):
-    before = last_event_id()
+    before = replay.last_event_id()
     old_updated = {i.pk: i.updated_at for i in Incident.objects.all()}
     world["user"].delete()
-    envelopes = events_after(before)
+    envelopes = replay.events_after(before)
     incidents, areas, alerts = pushed(envelopes, "incident"), pushed(envelopes, "area"), pushed(envelopes, "alert")
     ids = [i.pk for i in world["incidents"]]
     assert sorted(incidents) == sorted(ids)  # the other user's incident is untouched
@@ -66,24 +59,24 @@ def test_deleting_a_user_pushes_every_feature_that_named_it(world):
 
 
 def test_a_rolled_back_user_delete_pushes_nothing(world, django_capture_on_commit_callbacks):
-    before = last_event_id()
+    before = replay.last_event_id()
     with django_capture_on_commit_callbacks() as published, pytest.raises(RuntimeError), transaction.atomic():
         world["user"].delete()
         raise RuntimeError("abort")
-    assert events_after(before) == [] and published == []
+    assert replay.events_after(before) == [] and published == []
     assert Incident.objects.filter(reporter__username="ana").count() == 2
 
 
 def test_renaming_a_user_pushes_its_features_and_a_login_does_not(world, client):
     user = world["user"]
-    before = last_event_id()
+    before = replay.last_event_id()
     client.force_login(user)  # saves last_login only
     user.is_active = False  # a deactivation changes no feature either
     user.save()
-    assert events_after(before) == []
+    assert replay.events_after(before) == []
     user.username = "ana.maria"
     user.save()
-    envelopes = events_after(before)
+    envelopes = replay.events_after(before)
     incidents, areas, alerts = pushed(envelopes, "incident"), pushed(envelopes, "area"), pushed(envelopes, "alert")
     assert {pk: e["feature"]["properties"]["reporter"] for pk, e in incidents.items()} == {
         i.pk: "ana.maria" for i in world["incidents"]
@@ -100,10 +93,10 @@ def test_deleting_a_user_with_many_incidents_is_set_based(django_assert_max_num_
     Incident.objects.bulk_create(
         Incident(name=f"n{n}", location=Point(50, 50, srid=4326), reporter=user) for n in range(2000)
     )
-    before = last_event_id()
+    before = replay.last_event_id()
     with django_assert_max_num_queries(25):
         user.delete()
-    envelopes = events_after(before)
+    envelopes = replay.events_after(before)
     assert len(envelopes) == 2000
     assert [e["id"] for e in envelopes] == list(range(before + 1, before + 2001))  # gap-free, in order
     assert not Incident.objects.filter(reporter__isnull=False).exists()

@@ -6,6 +6,7 @@ The store keeps every alert, in every state (the browser keeps the open ones; fr
 checks those): an alert envelope carries each alert's state, so a client can hold all of them.
 """
 
+import copy
 from datetime import datetime
 
 ALERT_FIELDS = (
@@ -42,6 +43,7 @@ class ClientState:
     """Incidents and areas (GeoJSON Features) and alerts (REST shape), each by id."""
 
     def __init__(self, snapshot: dict):
+        snapshot = copy.deepcopy(snapshot)  # the store changes its items; the caller's snapshot stays as taken
         self.incidents = {f["id"]: f for f in snapshot["incidents"]}
         self.areas = {f["id"]: f for f in snapshot["areas"]}
         self.alerts = {a["id"]: a for a in snapshot["alerts"]}

@@ -6,17 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from tests.factories import AreaFactory, IncidentFactory, square
-from tracker.models import Alert, Event, Incident, Severity
+from tracker.models import Alert, Incident, Severity
+from tracker.stream import replay
 
 pytestmark = pytest.mark.django_db
-
-
-def events_after(event_id: int) -> list[dict]:
-    return [event.envelope for event in Event.objects.filter(id__gt=event_id).order_by("id")]
-
-
-def last_event_id() -> int:
-    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 @pytest.fixture
@@ -27,10 +20,10 @@ def alerting():
 
 
 def test_a_queryset_update_is_pushed_and_applies_the_alert_rule(alerting):
-    before = last_event_id()
+    before = replay.last_event_id()
     old = Incident.objects.get(pk=alerting.pk).updated_at
     assert Incident.objects.filter(pk=alerting.pk).update(status="closed") == 1
-    incident_event, alert_event = events_after(before)
+    incident_event, alert_event = replay.events_after(before)
     assert (incident_event["type"], incident_event["feature"]["properties"]["status"]) == ("incident", "closed")
     assert Incident.objects.get(pk=alerting.pk).updated_at > old  # clients take it as newer
     assert (alert_event["type"], alert_event["op"]) == ("alert", "updated")
@@ -39,22 +32,22 @@ def test_a_queryset_update_is_pushed_and_applies_the_alert_rule(alerting):
 
 
 def test_a_queryset_update_the_model_refuses_changes_nothing(alerting):
-    before = last_event_id()
+    before = replay.last_event_id()
     # The atomic block stands for a shell's autocommit: the update's own transaction is then the outermost.
     with pytest.raises(ValidationError, match="severity"), transaction.atomic():
         Incident.objects.filter(pk=alerting.pk).update(severity=99)
     assert Incident.objects.get(pk=alerting.pk).severity == Severity.URGENT
-    assert events_after(before) == []
+    assert replay.events_after(before) == []
 
 
 def test_an_alert_deleted_by_itself_is_pushed_and_one_deleted_with_its_incident_is_not(alerting, admin_client):
     alert = alerting.alerts.get()
-    before = last_event_id()
+    before = replay.last_event_id()
     response = admin_client.post(f"/admin/tracker/alert/{alert.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
-    [event] = events_after(before)
+    [event] = replay.events_after(before)
     assert (event["type"], event["op"], [a["id"] for a in event["alerts"]]) == ("alert", "deleted", [alert.pk])
     second = IncidentFactory(location=Point(1.5, 1.5, srid=4326), severity=Severity.URGENT)
-    before = last_event_id()
+    before = replay.last_event_id()
     second.delete()
-    assert [(e["type"], e["op"]) for e in events_after(before)] == [("incident", "deleted")]
+    assert [(e["type"], e["op"]) for e in replay.events_after(before)] == [("incident", "deleted")]
