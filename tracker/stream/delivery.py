@@ -160,9 +160,7 @@ class Delivery:
         except UNAVAILABLE_ERRORS as error:
             logger.warning("closing socket: service unavailable (%r)", error)
             await self.close(CLOSE_UNAVAILABLE)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
+        except Exception:  # (not CancelledError: stop() ends the writer that way)
             # A send failed (the client is gone, or the socket was closed meanwhile): nothing more can be sent.
             logger.info("delivery to a socket ended", exc_info=True)
             self.stop()
