@@ -12,8 +12,8 @@
  *  - A deleted id, or an alert that left the active state (acknowledged or cleared, both final),
  *    is remembered and never re-added: ids are not reused, and a snapshot taken before the
  *    change may still contain the object.
- *  - A feature only replaces a stored one with a strictly newer `updated_at`, so an older
- *    snapshot never overwrites a newer pushed version.
+ *  - A feature only replaces a stored one with a strictly newer `updated_at` (to the
+ *    microsecond), so an older snapshot never overwrites a newer pushed version.
  *  - A replacing snapshot keeps items that live events touched after the snapshot was requested.
  */
 
@@ -93,11 +93,21 @@ export function snapshotVersion(state) {
   return state.version;
 }
 
+/**
+ * @param {string} text an ISO 8601 time, as the server writes it (up to 6 fractional digits)
+ * @returns {number} microseconds since the epoch (NaN if unreadable). Date.parse stops at
+ *   milliseconds, and two saves of one feature can be less than a millisecond apart.
+ */
+export function timeMicros(text) {
+  const fraction = /\.(\d+)/.exec(text)?.[1] ?? '';
+  return Date.parse(text) * 1000 + Number(fraction.padEnd(6, '0').slice(3, 6));
+}
+
 /** Features carry updated_at; a stored alert is only refreshed from its incident and area. */
 function isFresher(kind, incoming, stored) {
   if (kind === 'alert') return false;
-  const incomingTime = Date.parse(incoming.properties.updated_at);
-  const storedTime = Date.parse(stored.properties.updated_at);
+  const incomingTime = timeMicros(incoming.properties.updated_at);
+  const storedTime = timeMicros(stored.properties.updated_at);
   if (Number.isNaN(incomingTime) || Number.isNaN(storedTime)) return true;
   return incomingTime > storedTime;
 }

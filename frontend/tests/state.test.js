@@ -11,6 +11,7 @@ import {
   openAlerts,
   removeItem,
   snapshotVersion,
+  timeMicros,
 } from '../src/state.js';
 
 const T0 = '2026-11-21T10:00:00Z';
@@ -321,5 +322,21 @@ describe('the alerts window and its total', () => {
     const changes = loadAlertPage(state, { count: 2, results: [restAlert(3), restAlert(2)] }, { since });
     expect(summary(changes)).toEqual(['alert:deleted:1']);
     expect(alertSummary(state)).toEqual({ loading: false, shown: 3, total: 3 });
+  });
+});
+
+describe('freshness to the microsecond', () => {
+  it('takes a version saved less than a millisecond after the stored one, and not the reverse', () => {
+    const state = createState();
+    loadItems(state, 'incident', [incident(1, { updated: '2026-11-21T10:00:00.123400Z', severity: 'low' })]);
+    applyEnvelope(state, envelope('incident', 'updated', incident(1, { updated: '2026-11-21T10:00:00.123900Z' })));
+    expect(state.incidents.get(1).properties.severity).toBe('high');
+    loadItems(state, 'incident', [incident(1, { updated: '2026-11-21T10:00:00.1235Z', severity: 'low' })]);
+    expect(state.incidents.get(1).properties.severity).toBe('high');
+  });
+
+  it('reads whole seconds and fewer digits', () => {
+    expect(timeMicros('2026-11-21T10:00:00Z')).toBe(Date.parse('2026-11-21T10:00:00Z') * 1000);
+    expect(timeMicros('2026-11-21T10:00:00.5Z') - timeMicros('2026-11-21T10:00:00.000001Z')).toBe(499999);
   });
 });

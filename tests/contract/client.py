@@ -7,7 +7,9 @@ checks those): an alert envelope carries each alert's state, so a client can hol
 """
 
 import copy
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ALERT_FIELDS = (
     "id", "incident", "incident_name", "area", "area_name", "severity",
@@ -15,12 +17,12 @@ ALERT_FIELDS = (
 )  # fmt: skip
 
 
-def _millis(text: str | None) -> int | None:
-    """Return an ISO 8601 time in whole milliseconds, the precision of the browser's Date.parse."""
+def _micros(text: str | None) -> int | None:
+    """Return an ISO 8601 time in microseconds since the epoch, as state.js's timeMicros."""
     if text is None:
         return None
     moment = datetime.fromisoformat(text)
-    return int(moment.timestamp() * 1000) if moment.tzinfo else None
+    return (moment - EPOCH) // timedelta(microseconds=1) if moment.tzinfo else None
 
 
 def normalize_alert(pushed: dict, incident: dict) -> dict:
@@ -102,6 +104,6 @@ class ClientState:
 
     @staticmethod
     def _fresher(incoming: dict, stored: dict) -> bool:
-        """state.js's isFresher: strictly newer updated_at, at millisecond precision."""
-        new, old = _millis(incoming["properties"]["updated_at"]), _millis(stored["properties"]["updated_at"])
+        """state.js's isFresher: strictly newer updated_at, to the microsecond."""
+        new, old = _micros(incoming["properties"]["updated_at"]), _micros(stored["properties"]["updated_at"])
         return new is None or old is None or new > old
