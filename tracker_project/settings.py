@@ -261,6 +261,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tracker API",
     "DESCRIPTION": "Geo incident tracker: incidents, areas of interest, alerts and the replayable event log.",
     "VERSION": "1.0.0",
+    # 3.1 (JSON Schema 2020-12): a GeoJSON position is a tuple whose longitude and latitude ranges differ
+    # (prefixItems), which 3.0 cannot say.
+    "OAS_VERSION": "3.1.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -26,6 +26,16 @@ class SeverityField(serializers.ChoiceField):
         return Severity(value).label
 
 
+class StrictCharField(serializers.CharField):
+    """A CharField that reads JSON strings only: DRF's own turns 0 or 1.5 into "0" and "1.5", which the OpenAPI
+    schema (type string) says is refused."""
+
+    def to_internal_value(self, data) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ConstantField(serializers.Field):
     """A read-only member that is always `value` (e.g. a GeoJSON "type"); documented as a one-value enum."""
 

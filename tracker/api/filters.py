@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from tracker import selectors
+from tracker.api.schema import NO_NUL
 from tracker.models import (
     MAX_ID,
     MAX_LAT,
@@ -30,19 +31,17 @@ ORDERING_HELP = "Sort keys, comma-separated; prefix - for descending. Ties are b
 
 
 def degrees_pattern(limit: int) -> str:
-    """Return a regular expression (no anchors) matching exactly the decimal numbers in [-limit, limit]:
-    digits with an optional fraction and no leading zeros, or a number under 10 with a negative exponent
-    (what JavaScript's String() gives below 1e-6, e.g. "1e-7"). Written from the limit so the published
-    pattern and the server's check are one rule; a range in degrees needs no other spelling."""
+    """Return a regular expression (no anchors) matching exactly the decimal numbers in [-limit, limit], for
+    a whole limit of 10 or more: digits with an optional fraction and no leading zeros, or a number under 10
+    with a negative exponent (what JavaScript's String() gives below 1e-6, e.g. "1e-7"). Built from the limit,
+    so the published pattern and the server's check are one rule."""
     digits = str(limit)
-    below = ["0", f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
-    for i, digit in enumerate(digits):  # same length as the limit, smaller at position i
+    below = ["0", "[1-9]" + (f"[0-9]{{0,{len(digits) - 2}}}" if len(digits) > 2 else "")]  # fewer digits
+    for i, digit in enumerate(digits):  # as many digits as the limit, the first smaller one at position i
         lowest = 1 if i == 0 else 0
         if int(digit) > lowest:
             below.append(f"{digits[:i]}[{lowest}-{int(digit) - 1}]" + "[0-9]" * (len(digits) - i - 1))
-    return (
-        rf"-?(?:{digits}(?:\.0+)?|(?:{'|'.join(below)})(?:\.[0-9]+)?|[0-9](?:\.[0-9]+)?[eE]-[0-9]+)"
-    )
+    return rf"-?(?:{digits}(?:\.0+)?|(?:{'|'.join(below)})(?:\.[0-9]+)?|[0-9](?:\.[0-9]+)?[eE]-[0-9]+)"
 
 
 LONGITUDE = degrees_pattern(int(MAX_LON))
@@ -66,8 +65,7 @@ class PositionsField(forms.CharField):
         return f"^{self.regex.pattern}$"
 
     def to_python(self, value):
-        value = super().to_python(value)
-        if value in self.empty_values:
+        if value is None:  # absent; an empty value is malformed like any other that does not match
             return None
         if not self.regex.fullmatch(value):
             raise forms.ValidationError(self.message, code="invalid")
@@ -99,32 +97,44 @@ class PointField(PositionsField):
         super().__init__(1, "lon,lat", **kwargs)
 
 
-def positions_schema(field_class: type[PositionsField], example: str, description: str) -> dict:
-    """Return the query parameter schema of a PositionsField: one string (not an array, which OpenAPI would
-    serialise as repeated parameters) with the server's own pattern."""
-    return {"type": "string", "pattern": field_class().pattern, "example": example, "description": description}
+def document(filter_: django_filters.Filter, schema: dict) -> None:
+    """Publish `schema` as the filter's query parameter, described by its help_text (drf-spectacular drops
+    the help_text of a filter whose schema is given)."""
+    help_text = filter_.extra.get("help_text")
+    extend_schema_field({**schema, "description": help_text} if help_text else schema)(filter_)
 
 
-@extend_schema_field(
-    positions_schema(
-        BBoxField,
-        "-58.45,-34.65,-58.35,-34.55",
-        "min_lon,min_lat,max_lon,max_lat in WGS 84 degrees, comma-separated in one value, with "
-        "min_lon <= max_lon and min_lat <= max_lat.",
-    )
-)
-class BBoxFilter(django_filters.Filter):
+class PositionsFilter(django_filters.Filter):
+    """A filter on a PositionsField. Its OpenAPI schema is one string with the server's own pattern, not an
+    array, which OpenAPI serialises as repeated parameters (?in_bbox=1&in_bbox=2...) that the server refuses."""
+
+    example: str
+
+    def __init__(self, help_text: str = "", **kwargs):
+        help_text = f"{help_text} One value, comma-separated (e.g. {self.example}).".strip()
+        super().__init__(help_text=help_text, **kwargs)
+        document(self, {"type": "string", "pattern": self.field_class().pattern, "example": self.example})
+
+
+class BBoxFilter(PositionsFilter):
     field_class = BBoxField
+    example = "-58.45,-34.65,-58.35,-34.55"
 
 
-@extend_schema_field(
-    positions_schema(PointField, "-58.3816,-34.6037", "lon,lat in WGS 84 degrees, comma-separated in one value.")
-)
-class PointFilter(django_filters.Filter):
+class PointFilter(PositionsFilter):
     field_class = PointField
+    example = "-58.3816,-34.6037"
 
 
-@extend_schema_field(OpenApiTypes.INT64)
+class SearchFilter(django_filters.CharFilter):
+    """Text to look for (case-insensitive), at most MAX_SEARCH_LENGTH characters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_SEARCH_LENGTH, **kwargs)
+        document(self, {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": NO_NUL})
+
+
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.Filter):
     field_class = forms.IntegerField
 
@@ -137,6 +147,8 @@ class UTCDateTimeField(IsoDateTimeField):
     ISO 8601 allows, and a date at the edge of the calendar may not survive the conversion (a 400)."""
 
     def to_python(self, value):
+        if value == "":  # present but empty: not a date-time (the schema says so), not "no filter"
+            raise forms.ValidationError("Enter a valid date/time.", code="invalid")
         value = super().to_python(value)
         if value is None:
             return None
@@ -179,16 +191,22 @@ class DistanceForm(forms.Form):
         return cleaned
 
 
+class DistanceFilter(django_filters.NumberFilter):
+    """A radius in metres, from 0 to MAX_DISTANCE_M."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=0, max_value=MAX_DISTANCE_M, **kwargs)
+        document(self, {"type": "number", "minimum": 0, "maximum": MAX_DISTANCE_M, "example": 1000})
+
+
 class IncidentFilterSet(django_filters.FilterSet):
     in_bbox = BBoxFilter(
         method="filter_bbox",
         help_text="Incidents inside min_lon,min_lat,max_lon,max_lat (WGS 84 degrees, edges included).",
     )
     point = PointFilter(method="filter_distance", help_text="Center lon,lat of a distance filter; needs `dist`.")
-    dist = django_filters.NumberFilter(
+    dist = DistanceFilter(
         method="filter_distance",
-        min_value=0,
-        max_value=MAX_DISTANCE_M,
         help_text="Radius in metres (on the WGS 84 spheroid) around `point`; needs `point`.",
     )
     severity = django_filters.MultipleChoiceFilter(
@@ -206,9 +224,7 @@ class IncidentFilterSet(django_filters.FilterSet):
     created_before = DateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="Created before (ISO 8601)."
     )
-    search = django_filters.CharFilter(
-        method="filter_search", max_length=MAX_SEARCH_LENGTH, help_text="Text in the name or description."
-    )
+    search = SearchFilter(method="filter_search", help_text="Text in the name or description.")
     ordering = StableOrderingFilter(fields=("created_at", "severity", "name"), help_text=ORDERING_HELP)
 
     class Meta:
@@ -270,7 +286,7 @@ class AreaFilterSet(django_filters.FilterSet):
     in_bbox = BBoxFilter(
         method="filter_bbox", help_text="Areas intersecting min_lon,min_lat,max_lon,max_lat (WGS 84 degrees)."
     )
-    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains", max_length=MAX_SEARCH_LENGTH)
+    search = SearchFilter(field_name="name", lookup_expr="icontains", help_text="Text in the name.")
     ordering = StableOrderingFilter(fields=("name", "created_at", "threshold"), help_text=ORDERING_HELP)
 
     class Meta:

@@ -8,22 +8,34 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
-from tracker.models import MAX_LON, MAX_POLYGON_VERTICES, EventOp, EventType
+from tracker.api.parsers import GeoJSONParser
+from tracker.models import MAX_LAT, MAX_LON, MAX_POLYGON_VERTICES, EventOp, EventType
 
-# Any valid longitude or latitude lies in [-MAX_LON, MAX_LON]; latitude is further limited to [-MAX_LAT, MAX_LAT]
-# (a 400), which a schema for a position's items cannot say.
-COORDINATE = {"type": "number", "minimum": -MAX_LON, "maximum": MAX_LON}
+LONGITUDE = {"type": "number", "minimum": -MAX_LON, "maximum": MAX_LON, "description": "Longitude"}
+LATITUDE = {"type": "number", "minimum": -MAX_LAT, "maximum": MAX_LAT, "description": "Latitude"}
+ALTITUDE = {"type": "number", "description": "Altitude (dropped: storage is 2D)"}
+POINT_EXAMPLE = [-58.3816, -34.6037]
+# Text that PostgreSQL can store: no NUL character (Django refuses one with a 400). A text property that may
+# not be blank also needs a character that is not whitespace, since DRF trims it before that check; one that
+# may be blank is published as a non-empty string or "" (drf-spectacular adds the "" branch of a oneOf).
+NO_NUL = r"^[^\u0000]*$"
+NON_EMPTY_NO_NUL = r"^[^\u0000]+$"
+NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 def position_schema(direction: str) -> dict:
+    """Return the schema of a GeoJSON position: a tuple (OpenAPI 3.1 prefixItems), since the longitude and
+    latitude ranges differ; a request may add an altitude."""
+    prefix = [LONGITUDE, LATITUDE, ALTITUDE] if direction == "request" else [LONGITUDE, LATITUDE]
     return {
         "type": "array",
-        "items": COORDINATE,
+        "prefixItems": prefix,
+        # maxItems bounds it to the prefix; `items: false` would say the same, but openapi-python-client
+        # cannot read boolean schemas.
         "minItems": 2,
-        "maxItems": 3 if direction == "request" else 2,
+        "maxItems": len(prefix),
         "description": "[longitude, latitude] in WGS 84 degrees"
         + (" (an altitude may follow; it is dropped)." if direction == "request" else "."),
-        "example": [-58.3816, -34.6037],
     }
 
 
@@ -31,7 +43,7 @@ def geometry_schema(geom_type: str, direction: str) -> dict:
     """Return the schema of one RFC 7946 geometry type; requests may not carry a "crs" member."""
     position = position_schema(direction)
     if geom_type == "Point":
-        coordinates = position
+        coordinates = {**position, "example": POINT_EXAMPLE}
     else:
         coordinates = {
             "type": "array",
@@ -81,7 +93,10 @@ class FeatureSerializerExtension(OpenApiSerializerExtension):
             properties["description"] = (
                 "Unknown properties are refused; the read-only ones a read returns are accepted and ignored."
             )
-            if not serializer.partial:
+            if serializer.partial:
+                # GeoJSON allows "properties": null; in a partial update it changes no property.
+                properties["type"] = ["object", "null"]
+            else:
                 required += ["geometry", "properties"]
         members["geometry"] = geometry_schema(serializer.fields[geo_field].geom_type, direction)
         members["properties"] = properties
@@ -113,6 +128,18 @@ class EnvelopeFeatureFieldExtension(OpenApiSerializerFieldExtension):
 
         refs = [auto_schema.resolve_serializer(s, "response").ref for s in (IncidentSerializer, AreaSerializer)]
         return {"oneOf": refs}
+
+
+class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
+    """A text property as the server reads it: a string (never a number), with the characters it accepts."""
+
+    target_class = "tracker.api.fields.StrictCharField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["pattern"] = NON_EMPTY_NO_NUL if self.target.allow_blank else NOT_BLANK
+        return schema
 
 
 class ConstantFieldExtension(OpenApiSerializerFieldExtension):
@@ -156,6 +183,13 @@ class EventPageSerializer(serializers.Serializer):
 
 class AutoSchema(openapi.AutoSchema):
     """Adds the JSON error responses an operation can give to what drf-spectacular infers."""
+
+    def map_parsers(self) -> list[str]:
+        """Return the request media types to publish: application/json only. The server reads
+        application/geo+json as the very same body (tracker.api.parsers.GeoJSONParser; the 415 says so), but a
+        second media type with the same schema makes openapi-python-client generate a body argument it cannot
+        dispatch (issues #1276 and #1451 there)."""
+        return [media_type for media_type in super().map_parsers() if media_type != GeoJSONParser.media_type]
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

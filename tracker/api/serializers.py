@@ -10,6 +10,7 @@ are ignored, unknown ones refused. A flat body (fields at the top level) is refu
 accepting both shapes would make every client guess which one a field was read from.
 """
 
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
@@ -17,7 +18,7 @@ from rest_framework_gis.serializers import GeoFeatureModelListSerializer, GeoFea
 
 from tracker import features
 from tracker.api.exceptions import GEOMETRY
-from tracker.api.fields import ConstantField, GeoJSONGeometryField, SeverityField
+from tracker.api.fields import ConstantField, GeoJSONGeometryField, SeverityField, StrictCharField
 from tracker.api.schema import geometry_schema
 from tracker.models import Alert, AreaOfInterest, Incident, IncidentStatus, validate_lon_lat, validate_polygon
 
@@ -34,6 +35,13 @@ class FeatureSerializer(GeoFeatureModelSerializer):
     Feature members ("type", "properties") by theirs.
     """
 
+    # Text properties take strings only (see StrictCharField).
+    serializer_field_mapping = {
+        **GeoFeatureModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+    }
+
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             message = 'Expected a GeoJSON Feature object: {"type": "Feature", "geometry": {...}, "properties": {...}}.'
@@ -41,7 +49,9 @@ class FeatureSerializer(GeoFeatureModelSerializer):
         errors = {}
         if data.get("type") != "Feature":
             errors["type"] = ['Must be "Feature": the body is a GeoJSON Feature.']
-        properties = data.get("properties") or {}
+        properties = data.get("properties")
+        if properties is None:  # absent, or null as GeoJSON allows: no properties (false or [] are refused)
+            properties = {}
         if not isinstance(properties, dict):
             errors["properties"] = ["Expected an object of feature properties."]
             properties = {}
@@ -101,10 +111,14 @@ class IncidentSerializer(FeatureSerializer):
         """Return the path of the incident's detail page (declares the property's type for the schema)."""
         return features.incident_url(incident.pk)
 
-    def validate_status(self, value: str) -> str:
-        if self.instance is None and value != IncidentStatus.OPEN:
-            raise serializers.ValidationError("A new incident is always open.")
-        return value
+
+
+class NewIncidentSerializer(IncidentSerializer):
+    """A new incident (a create): as an incident, but its status, if given, can only be "open"."""
+
+    status = serializers.ChoiceField(
+        choices=[(IncidentStatus.OPEN, IncidentStatus.OPEN.label)], required=False, help_text="A new incident is open."
+    )
 
 
 class PublicReportSerializer(IncidentSerializer):

@@ -29,6 +29,7 @@ from tracker.api.serializers import (
     AreaSerializer,
     ClusterCollectionSerializer,
     IncidentSerializer,
+    NewIncidentSerializer,
     PublicReportSerializer,
 )
 from tracker.api.throttling import ReportRateThrottle
@@ -58,7 +59,9 @@ class FeatureViewSet(viewsets.ModelViewSet):
         queryset = super().get_queryset()
         # An update or delete locks the row for its read-modify-write: two concurrent PATCHes of different
         # properties both land instead of the second overwriting the first with what it had read.
-        if self.request.method in ("PUT", "PATCH", "DELETE"):
+        # By action, not by method: an OPTIONS request asks for the PUT form on a cloned request (DRF metadata)
+        # outside any transaction, where a lock is an error.
+        if self.action in ("update", "partial_update", "destroy"):
             queryset = queryset.select_for_update(of=("self",))
         return queryset
 
@@ -81,7 +84,11 @@ class FeatureViewSet(viewsets.ModelViewSet):
 @extend_schema_view(
     list=extend_schema(summary="Incidents as a paginated GeoJSON FeatureCollection"),
     retrieve=extend_schema(summary="One incident"),
-    create=extend_schema(summary="Report an incident (it is open; you are its reporter)"),
+    create=extend_schema(
+        summary="Report an incident (it is open; you are its reporter)",
+        request=NewIncidentSerializer,
+        responses={201: IncidentSerializer},
+    ),
     update=extend_schema(summary="Replace an incident (its reporter or staff)"),
     partial_update=extend_schema(summary="Change some properties of an incident (its reporter or staff)"),
     destroy=extend_schema(summary="Delete an incident (its reporter or staff)"),
@@ -96,9 +103,12 @@ class IncidentViewSet(FeatureViewSet):
     permission_classes = (IsAuthenticated, OwnerOrStaffCanChange)
     owner_field = "reporter"
 
+    def get_serializer_class(self):
+        return NewIncidentSerializer if self.action == "create" else IncidentSerializer
+
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        data.pop("status", None)  # always open; the serializer refuses anything else
+        data.pop("status", None)  # always open; NewIncidentSerializer refuses anything else
         serializer.instance = self.write(services.incident_report, reporter=self.request.user, **data)
 
     def perform_update(self, serializer):
