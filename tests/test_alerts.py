@@ -118,3 +118,22 @@ def test_acknowledge_records_who_and_when_once(user):
     updated = Event.objects.filter(type=EventType.ALERT, op="updated")
     assert updated.count() == 1
     assert updated.get().envelope["alerts"][0]["acknowledged_by"] == user.username
+
+
+def test_an_area_over_many_incidents_alerts_them_in_a_fixed_number_of_queries(staff):
+    """Drawing an area over N alerting incidents costs the same queries for any N (one INSERT of alerts, one
+    of events, one PUBLISH pipeline), not a few per incident: over the incidents an API fuzzing run leaves
+    at one point, a per-alert loop made POST /api/v1/areas/ take tens of seconds."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_to_draw_over(count: int, corner: float) -> int:
+        for _ in range(count):
+            IncidentFactory(location=Point(corner + 0.5, corner + 0.5, srid=4326), severity=Severity.HIGH)
+        with CaptureQueriesContext(connection) as queries:
+            area = services.area_create(name="over", polygon=square(corner, corner, corner + 1, corner + 1), owner=staff)
+        assert Alert.objects.filter(area=area).count() == count
+        assert Event.objects.filter(type=EventType.ALERT).count() >= count
+        return len(queries)
+
+    assert queries_to_draw_over(3, 10) == queries_to_draw_over(40, 30)

@@ -109,8 +109,11 @@ def sync_incident_alerts(incident: Incident, *, feature: dict | None = None) -> 
     """
     # Only what the alert event names: an area's polygon can have thousands of vertices.
     matching = {area.pk: area for area in selectors.areas_alerting_for(incident).only("id", "name", "threshold")}
-    active = {alert.area_id: alert for alert in incident.alerts.filter(cleared_at__isnull=True)}
-    _clear(alert for area_id, alert in active.items() if area_id not in matching)
+    active = {
+        alert.area_id: alert
+        for alert in incident.alerts.filter(cleared_at__isnull=True).select_related("area", "acknowledged_by")
+    }
+    _clear([alert for area_id, alert in active.items() if area_id not in matching])
     new = [Alert(incident=incident, area=matching[area_id]) for area_id in sorted(matching.keys() - active.keys())]
     if new:
         Alert.objects.bulk_create(new)
@@ -122,26 +125,32 @@ def sync_area_alerts(area: AreaOfInterest) -> list[Alert]:
     """Bring the area's active alerts in line with the rule and return the alerts newly raised.
 
     Each incident that newly meets the area gets one alert and one `alert` event; active alerts of incidents
-    that no longer meet it (the polygon or threshold changed) are cleared.
+    that no longer meet it (the polygon or threshold changed) are cleared. Set-based: a fixed number of
+    queries however many incidents the area covers (one INSERT of alerts, one of events).
     """
-    matching = {incident.pk: incident for incident in selectors.incidents_alerting_in(area)}
-    active = {alert.incident_id: alert for alert in area.alerts.filter(cleared_at__isnull=True)}
-    _clear(alert for incident_id, alert in active.items() if incident_id not in matching)
-    raised = []
-    for incident_id in sorted(matching.keys() - active.keys()):
-        alert = Alert.objects.create(incident=matching[incident_id], area=area)
-        eventlog.record_alerts(matching[incident_id], [alert], EventOp.CREATED)
-        raised.append(alert)
-    return raised
+    matching = {incident.pk: incident for incident in selectors.incidents_alerting_in(area).select_related("reporter")}
+    active = {
+        alert.incident_id: alert
+        for alert in area.alerts.filter(cleared_at__isnull=True).select_related("incident__reporter", "acknowledged_by")
+    }
+    _clear([alert for incident_id, alert in active.items() if incident_id not in matching])
+    new = [Alert(incident=matching[incident_id], area=area) for incident_id in sorted(matching.keys() - active.keys())]
+    if new:
+        Alert.objects.bulk_create(new)
+        eventlog.record_many([eventlog.alerts_change(alert.incident, [alert], EventOp.CREATED) for alert in new])
+    return new
 
 
-def _clear(alerts) -> None:
-    """Mark active alerts cleared (the rule no longer holds) and push the change."""
+def _clear(alerts: list[Alert]) -> None:
+    """Mark active alerts cleared (the rule no longer holds) and push the change: one UPDATE and one event
+    per alert's incident, recorded together."""
+    if not alerts:
+        return
     now = timezone.now()
+    Alert.objects.filter(pk__in=[alert.pk for alert in alerts]).update(cleared_at=now)
     for alert in alerts:
         alert.cleared_at = now
-        alert.save(update_fields=["cleared_at"])
-        eventlog.record_alerts(alert.incident, [alert], EventOp.UPDATED)
+    eventlog.record_many([eventlog.alerts_change(alert.incident, [alert], EventOp.UPDATED) for alert in alerts])
 
 
 def user_deleting(user: AbstractBaseUser) -> None:

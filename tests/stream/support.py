@@ -23,7 +23,7 @@ def with_send_hook(app, hook):
 def write_unpublished(names: list[str]) -> None:
     """Report one incident per name, each logged but with its publish lost (as while Redis restarts)."""
     original = eventlog.publish
-    eventlog.publish = lambda event_id, text: None
+    eventlog.publish = lambda events: None
     try:
         for name in names:
             with transaction.atomic():

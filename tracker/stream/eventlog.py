@@ -74,8 +74,7 @@ def record_many(changes: Sequence[Change]) -> list[Event]:
             texts.append((event_id, text))
             events.append(Event(id=event_id, type=event_type, op=op, created_at=now, envelope=json.loads(text)))
         Event.objects.bulk_create(events)
-        for event_id, text in texts:
-            transaction.on_commit(partial(publish, event_id, text))
+        transaction.on_commit(partial(publish, texts))  # one PUBLISH pipeline for the lot, in id order
     return events
 
 
