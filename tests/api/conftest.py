@@ -66,3 +66,23 @@ def assert_error(response, status: int, field: str | None = None) -> dict:
     if field is not None:
         assert field in body["errors"], body
     return body
+
+
+# This suite's ports for its server (the process tests use 18150-18199, the browser tests 18300-18349).
+API_SERVER_PORTS = range(18400, 18450)
+
+
+@pytest.fixture(scope="module")
+def api_server(django_db_setup):
+    """One real ASGI server process (deploy/serve.sh, uvicorn) on the test database for the module, with the
+    public report throttle raised so generated traffic is not refused with 429s. Tests that use it take
+    `transactional_db`, so what they write is committed and visible to the server."""
+    from django.conf import settings
+
+    from tests.support.asgi_server import AsgiServer
+
+    server = AsgiServer(
+        redis_url=settings.REDIS_URL, ports=API_SERVER_PORTS, TRACKER_REPORT_RATE="1000000/hour"
+    ).launch()
+    yield server.wait_ready()
+    server.stop()

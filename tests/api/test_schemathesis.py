@@ -1,99 +1,88 @@
-"""Property-based run of the whole API against its own OpenAPI schema (schemathesis), in process.
+"""The API against its own published OpenAPI document, as an outside tester would check it: the schemathesis
+CLI (st run) with every check it has, against a real server process (uvicorn, deploy/serve.sh) on the test
+database, logged in as staff with a token.
 
-The schema is loaded from /api/schema/ through the WSGI application; for every operation, schemathesis
-generates requests from it, both fitting the schema (positive) and deliberately not (negative), and sends
-them through the same application against the test database, as a staff user with a token. Every answer
-must be a non-5xx response whose status the schema documents for that operation, with the documented
-content type and body shape.
+Every phase runs (examples, coverage, fuzzing, stateful) and every check, among them
+positive_data_acceptance (a request the schema calls valid is accepted) and negative_data_rejection (one it
+calls invalid is refused), besides no 5xx and the documented statuses, content types, headers and bodies.
+So the run fails whenever the document and the server disagree in either direction.
 
-The operations are driven with plain Hypothesis (`operation.as_strategy`) rather than the schemathesis
-pytest plugin, whose lazy-fixture mode does not run under pytest 9.
+Two things are configured, each because the schema cannot say it in JSON Schema terms:
+- tests/api/schemathesis_hooks.py holds generated valid requests to the rules the schema states in words
+  (bbox order, point with dist, polygon validity);
+- tests/api/schemathesis.toml: the event log's 410 ("resync": the position is not in the log) answers a
+  well-formed request, so it counts as an acceptance there, as 404 does everywhere.
+The run is bounded by the number of examples per operation (and a timeout), not by wall time.
 """
 
-import hypothesis
-import pytest
-import schemathesis
-from django.core import signals
-from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
-from rest_framework.authtoken.models import Token
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+import os
+import subprocess
+from pathlib import Path
 
-from tests.api.conftest import feature, point, rectangle
+import pytest
+from rest_framework.authtoken.models import Token
+
 from tests.factories import AreaFactory, IncidentFactory, UserFactory
+from tests.support.processes import ROOT
 from tracker.models import Alert
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-# Per operation and mode: 19 operations x 2 modes x 10 = 380 generated requests at most (Hypothesis stops
-# early on operations with few distinct inputs).
-EXAMPLES = 10
-
-
-@pytest.fixture
-def keep_test_connection():
-    """Keep the WSGI handler from closing the test's database connection (and with it the test's
-    transaction) after each request, as Django's own test client does."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+HERE = Path(__file__).resolve().parent
+# Test cases per operation for the fuzzing and stateful phases (the coverage phase sends its own fixed set of
+# boundary cases, most of the run's ~2,000 requests).
+MAX_EXAMPLES = 5
+SEED = 20261201  # reproducible: a failure here is replayed by running the test again
+# A bound, not a target: about a minute alone on 2 cores, several under a fully loaded machine.
+RUN_TIMEOUT_S = 480
 
 
-@pytest.fixture
-def api_schema(keep_test_connection, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"report": "100000/hour"}}
-    return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+def run_schemathesis(server, token: str, report: Path) -> int:
+    """Run `st run` with all checks against `server`'s served schema, its output into `report`; return its
+    exit code (0: every check passed)."""
+    command = [
+        str(ROOT / ".venv" / "bin" / "st"),
+        "--no-color",
+        "--config-file", str(HERE / "schemathesis.toml"),
+        "run", f"http://{server.base}/api/schema/?format=json",
+        "--checks", "all",
+        "--max-examples", str(MAX_EXAMPLES),
+        "--seed", str(SEED),
+        # One request at a time: concurrent area and alert writes can deadlock on the event log (an open
+        # defect of lock order, not a question of the schema).
+        "--workers", "1",
+        "--header", f"Authorization: Token {token}",
+        "--report-dir", str(report.parent / "schemathesis-report"),
+    ]
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    with report.open("w") as output:
+        finished = subprocess.run(
+            command, cwd=report.parent, env=env, stdout=output, stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT_S
+        )
+    return finished.returncode
 
 
-def valid_body(operation) -> dict | None:
-    """Return a body the operation accepts (random polygons are never closed rings), or None."""
-    if operation.method.upper() not in ("POST", "PUT") or "acknowledge" in operation.path:
-        return None
-    if "/areas/" in operation.path:
-        return feature(rectangle(20, 20, 21, 21), name="Valid area", threshold="high")
-    return feature(point(20.5, 20.5), name="Valid incident", severity="urgent")
-
-
-def test_every_operation_conforms_to_the_schema(api_schema):
+@pytest.mark.timeout(RUN_TIMEOUT_S + 60)
+def test_the_server_and_its_schema_agree_under_every_schemathesis_check(api_server, tmp_path):
     area = AreaFactory()
-    incident = IncidentFactory(location=area.polygon.centroid)  # inside the area: it alerts
-    ids = {"areas": area.pk, "incidents": incident.pk, "alerts": Alert.objects.get().pk}
-    headers = {"Authorization": f"Token {Token.objects.create(user=UserFactory(is_staff=True)).key}"}
-    operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 19
-    sent = 0
-    for operation in sorted(operations, key=lambda op: op.method.upper() == "DELETE"):  # deletes last
-        resource = operation.path.split("/")[3]
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            # Valid requests address existing objects; invalid ones anything at all.
-            path_parameters = {"id": ids[resource]} if "{id}" in operation.path and mode.is_positive else None
+    IncidentFactory(location=area.polygon.centroid)  # inside the area: it alerts
+    assert Alert.objects.count() == 1
+    token = Token.objects.create(user=UserFactory(is_staff=True)).key
 
-            @hypothesis.settings(
-                max_examples=EXAMPLES,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                suppress_health_check=list(hypothesis.HealthCheck),
-                phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate, hypothesis.Phase.shrink],
-            )
-            @hypothesis.given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
-            def run(case):
-                nonlocal sent
-                sent += 1
-                case.call_and_validate(headers=headers, checks=CHECKS)
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    report = ROOT / "test-artifacts" / "schemathesis.txt"  # the whole report, kept for a failure
 
-            body = valid_body(operation)
-            if body is not None and mode.is_positive:
-                example = operation.Case(body=body, media_type="application/json", path_parameters=path_parameters)
-                run = hypothesis.example(case=example)(run)
-            run()
-    print(f"schemathesis: {sent} requests over {len(operations)} operations")
+    returncode = run_schemathesis(api_server, token, report)
+
+    output = report.read_text()
+    summary = output[output.find("=== SUMMARY") :] if "=== SUMMARY" in output else output[-3000:]
+    assert returncode == 0, output[-12000:]
+    assert "19 selected / 19 total" in output and "Tested: 19" in output, summary
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in summary, summary
+    print(summary)
