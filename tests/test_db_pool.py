@@ -6,6 +6,8 @@ pooled and for persistent connections."""
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +17,7 @@ from django.conf import settings as django_settings
 
 from tests.conftest import in_thread
 from tests.support.http import http
-from tests.support.processes import database_url, wait_until
+from tests.support.processes import ROOT, database_url, wait_until
 from tests.support.proxy import TcpProxy
 from tests.test_faults import expect_close_code
 from tracker.health import CLOSE_UNAVAILABLE
@@ -137,3 +139,17 @@ async def test_service_back_within_seconds_of_an_outage_longer_than_the_reconnec
         assert time.monotonic() - restored < 6, f"back {time.monotonic() - restored:.1f} s after the database"
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize(
+    ("env", "refused"),
+    [({"DB_CONN_MAX_AGE": "60"}, True), ({"DB_CONN_MAX_AGE": "60", "TRACKER_DB_POOL": "0"}, False), ({}, False)],
+)
+def test_persistent_connections_with_the_pool_are_refused_at_start(env, refused):
+    """Django would only refuse them at the first query, as a 500; the settings refuse them at start."""
+    started = subprocess.run(
+        [sys.executable, "-c", "import tracker_project.settings"],
+        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+    )
+    assert (started.returncode != 0) == refused, started.stderr
+    assert ("DB_CONN_MAX_AGE must be 0 with the connection pool" in started.stderr) == refused
