@@ -60,7 +60,7 @@ async def test_event_whose_publish_was_lost_arrives_without_a_later_event(socket
 
     def write_without_publishing():
         original = eventlog.publish
-        eventlog.publish = lambda event_id, text: None
+        eventlog.publish = lambda events: None
         try:
             return IncidentFactory(name="lost publish").pk
         finally:
