@@ -7,7 +7,8 @@ rows and events, and are called from the signal receivers so that every save pat
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.gis.geos import Point, Polygon
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from tracker import selectors
@@ -91,7 +92,9 @@ def area_delete(*, area: AreaOfInterest) -> None:
 @transaction.atomic
 def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
     """Record who acknowledged the alert and when, and return it. Acknowledging again changes nothing."""
-    alert = Alert.objects.select_for_update().select_related("incident", "area").get(pk=alert.pk)
+    # The alert's row only (of=self): locking its incident and area too would wait on a reshape or an edit of
+    # them that is waiting for this alert (see lock_active_alerts).
+    alert = Alert.objects.select_for_update(of=("self",)).select_related("incident", "area").get(pk=alert.pk)
     if alert.acknowledged_at is None:
         alert.acknowledged_at = timezone.now()
         alert.acknowledged_by = user
@@ -100,57 +103,91 @@ def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
     return alert
 
 
-def sync_incident_alerts(incident: Incident, *, feature: dict | None = None) -> list[Alert]:
-    """Bring the incident's active alerts in line with the rule and return the alerts newly raised.
+def sync_incident_alerts(incident: Incident, *, feature: dict | None = None) -> list[eventlog.Change]:
+    """Bring the incident's active alerts in line with the rule and return their events, for the caller to
+    record after the incident's own (tracker.signals).
 
-    Areas it newly meets get an alert (and one `alert` event listing them all); active alerts whose area it
-    no longer meets are cleared, so meeting it again later alerts again. `feature`, the incident's GeoJSON
-    when the caller already has it, saves serialising it again for the event.
+    Areas it newly meets get an alert (one `alert` event listing them all); active alerts whose area it no
+    longer meets are cleared, so meeting it again later alerts again. `feature`, the incident's GeoJSON when
+    the caller already has it, saves serialising it again.
+
+    Records nothing itself: the event counter's lock is taken by a transaction's first event and held to
+    commit, so every row lock must come before it. The active alerts are locked here, in id order, and the
+    events recorded last; otherwise a write holding the counter and waiting for an alert row, against an
+    acknowledgement holding that row and waiting for the counter, deadlocks (tests/test_lock_order.py).
     """
     # Only what the alert event names: an area's polygon can have thousands of vertices.
     matching = {area.pk: area for area in selectors.areas_alerting_for(incident).only("id", "name", "threshold")}
-    active = {
-        alert.area_id: alert
-        for alert in incident.alerts.filter(cleared_at__isnull=True).select_related("area", "acknowledged_by")
-    }
-    _clear([alert for area_id, alert in active.items() if area_id not in matching])
-    new = [Alert(incident=incident, area=matching[area_id]) for area_id in sorted(matching.keys() - active.keys())]
+    active = {alert.area_id: alert for alert in _locked_active(incident.alerts.select_related("area", "acknowledged_by"))}
+    changes = _clear([alert for area_id, alert in active.items() if area_id not in matching])
+    new = _raise([Alert(incident=incident, area=matching[area_id]) for area_id in sorted(matching.keys() - active.keys())])
     if new:
-        Alert.objects.bulk_create(new)
-        eventlog.record_alerts(incident, new, EventOp.CREATED, feature=feature)
-    return new
+        changes.append(eventlog.alerts_change(incident, new, EventOp.CREATED, feature=feature))
+    return changes
 
 
-def sync_area_alerts(area: AreaOfInterest) -> list[Alert]:
-    """Bring the area's active alerts in line with the rule and return the alerts newly raised.
+def sync_area_alerts(area: AreaOfInterest) -> list[eventlog.Change]:
+    """Bring the area's active alerts in line with the rule and return their events, for the caller to record
+    after the area's own (the lock order of sync_incident_alerts).
 
     Each incident that newly meets the area gets one alert and one `alert` event; active alerts of incidents
     that no longer meet it (the polygon or threshold changed) are cleared. Set-based: a fixed number of
-    queries however many incidents the area covers (one INSERT of alerts, one of events).
+    queries however many incidents the area covers (one INSERT of alerts; the caller records the events in one).
     """
     matching = {incident.pk: incident for incident in selectors.incidents_alerting_in(area).select_related("reporter")}
     active = {
         alert.incident_id: alert
-        for alert in area.alerts.filter(cleared_at__isnull=True).select_related("incident__reporter", "acknowledged_by")
+        for alert in _locked_active(area.alerts.select_related("incident__reporter", "acknowledged_by"))
     }
-    _clear([alert for incident_id, alert in active.items() if incident_id not in matching])
-    new = [Alert(incident=matching[incident_id], area=area) for incident_id in sorted(matching.keys() - active.keys())]
-    if new:
-        Alert.objects.bulk_create(new)
-        eventlog.record_many([eventlog.alerts_change(alert.incident, [alert], EventOp.CREATED) for alert in new])
-    return new
+    changes = _clear([alert for incident_id, alert in active.items() if incident_id not in matching])
+    new = _raise([Alert(incident=matching[incident_id], area=area) for incident_id in sorted(matching.keys() - active.keys())])
+    changes += [eventlog.alerts_change(alert.incident, [alert], EventOp.CREATED) for alert in new]
+    return changes
 
 
-def _clear(alerts: list[Alert]) -> None:
-    """Mark active alerts cleared (the rule no longer holds) and push the change: one UPDATE and one event
-    per alert's incident, recorded together."""
+def _raise(alerts: list[Alert]) -> list[Alert]:
+    """Insert the new alerts (one statement) and return those inserted, with their ids.
+
+    A pair that a concurrent write raised first is skipped, not a unique violation: the rule is decided before
+    the event counter serialises writers (see sync_incident_alerts), so an incident reopened while its area is
+    redrawn can be decided by both. ON CONFLICT on the partial unique index (one active alert per pair) waits
+    for the other transaction and then skips the pair; Django's bulk_create cannot name a partial index.
+    """
     if not alerts:
-        return
+        return []
+    now = timezone.now()
+    values = ", ".join(["(%s, %s, %s)"] * len(alerts))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Alert._meta.db_table} (incident_id, area_id, created_at) VALUES {values} "
+            "ON CONFLICT (incident_id, area_id) WHERE cleared_at IS NULL DO NOTHING RETURNING id, incident_id, area_id",
+            [value for alert in alerts for value in (alert.incident_id, alert.area_id, now)],
+        )
+        inserted = {(incident_id, area_id): pk for pk, incident_id, area_id in cursor.fetchall()}
+    raised = []
+    for alert in alerts:
+        alert.pk = inserted.get((alert.incident_id, alert.area_id))
+        if alert.pk is not None:
+            alert.created_at = now
+            raised.append(alert)
+    return raised
+
+
+def _locked_active(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
+    """Return the active alerts among `alerts`, row-locked in id order (the order keeps two lockers of
+    overlapping sets, an incident's alerts and an area's, from waiting on each other)."""
+    return alerts.filter(cleared_at__isnull=True).order_by("pk").select_for_update(of=("self",))
+
+
+def _clear(alerts: list[Alert]) -> list[eventlog.Change]:
+    """Mark active alerts cleared (the rule no longer holds), in one UPDATE; return one event per alert."""
+    if not alerts:
+        return []
     now = timezone.now()
     Alert.objects.filter(pk__in=[alert.pk for alert in alerts]).update(cleared_at=now)
     for alert in alerts:
         alert.cleared_at = now
-    eventlog.record_many([eventlog.alerts_change(alert.incident, [alert], EventOp.UPDATED) for alert in alerts])
+    return [eventlog.alerts_change(alert.incident, [alert], EventOp.UPDATED) for alert in alerts]
 
 
 def user_deleting(user: AbstractBaseUser) -> None:

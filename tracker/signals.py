@@ -16,8 +16,9 @@ def _op(created: bool) -> str:
 def incident_saved(sender, instance: Incident, created: bool, raw: bool = False, **kwargs) -> None:
     if raw:  # loaddata: fixtures are not live changes
         return
-    event = eventlog.record_incident(instance, _op(created))
-    services.sync_incident_alerts(instance, feature=event.envelope["feature"])
+    # The incident's event first in the log, but recorded last, with its alerts' (see sync_incident_alerts).
+    change = eventlog.incident_change(instance, _op(created))
+    eventlog.record_many([change, *services.sync_incident_alerts(instance, feature=change[2])])
 
 
 def incident_deleted(sender, instance: Incident, **kwargs) -> None:
@@ -27,8 +28,8 @@ def incident_deleted(sender, instance: Incident, **kwargs) -> None:
 def area_saved(sender, instance: AreaOfInterest, created: bool, raw: bool = False, **kwargs) -> None:
     if raw:
         return
-    eventlog.record_area(instance, _op(created))
-    services.sync_area_alerts(instance)
+    change = eventlog.area_change(instance, _op(created))
+    eventlog.record_many([change, *services.sync_area_alerts(instance)])
 
 
 def area_deleted(sender, instance: AreaOfInterest, **kwargs) -> None:
