@@ -19,7 +19,7 @@ from django.utils import timezone
 from tracker.features import alert_summary, area_feature, incident_feature
 from tracker.stream import replay
 from tracker.stream.publish import publish
-from tracker.models import Alert, AreaOfInterest, Event, EventOp, EventType, Incident
+from tracker.models import Alert, AreaOfInterest, Event, EventType, Incident
 
 # One event to record: (type, op, feature, extra envelope members).
 Change = tuple[str, str, dict, dict]
