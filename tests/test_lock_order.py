@@ -1,7 +1,8 @@
-"""Writes never deadlock: every write takes its row locks before the event counter's lock (the counter is taken
-by the first event a transaction records and held to commit). Found by a schemathesis run with two workers:
-reshaping an area (area event first, then clearing its alerts) against acknowledging one of those alerts (alert
-row first, then its event) waited on each other in a cycle, and PostgreSQL aborted one of them."""
+"""Writes never deadlock: the event counter's lock is always a transaction's last (tracker.stream.ids takes it
+in the statement right before COMMIT), and the alert rows are locked in id order. Found by a schemathesis run
+with two workers, when the counter was taken by a transaction's first event: reshaping an area (area event
+first, then clearing its alerts) against acknowledging one of those alerts (alert row first, then its event)
+waited on each other in a cycle, and PostgreSQL aborted one of them."""
 
 import threading
 

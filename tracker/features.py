@@ -82,6 +82,27 @@ def area_feature(area: AreaOfInterest) -> dict:
     }
 
 
+# Where a save leaves the feature its event carries (tracker.stream.eventlog), so that the REST response to that
+# save (tracker.api.serializers) is the same dict instead of a second serialisation of the same row.
+_LOGGED = "_tracker_logged_feature"
+
+
+def keep_logged(instance: Incident | AreaOfInterest, feature: dict) -> dict:
+    """Remember `feature` as the one `instance`'s save logged; return it."""
+    instance.__dict__[_LOGGED] = (instance.updated_at, feature)
+    return feature
+
+
+def logged_or_new(instance: Incident | AreaOfInterest, build) -> dict:
+    """Return the feature `instance`'s last save logged, once, or `build(instance)`.
+
+    Once: it is forgotten, so a later read serialises the instance as it is then; and only while the instance
+    still has that save's `updated_at` (a refresh_from_db after another save does not get the old feature).
+    """
+    updated_at, feature = instance.__dict__.pop(_LOGGED, (None, None))
+    return feature if feature is not None and updated_at == instance.updated_at else build(instance)
+
+
 def alert_summary(alert: Alert) -> dict:
     """Return the per-alert part of an alert envelope: the alert's id and state and the area it fell in."""
     return {

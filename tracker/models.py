@@ -140,7 +140,10 @@ class LiveModel(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
-        self.full_clean()
+        # A foreign key whose object is already loaded on the instance is not looked up again (a query per
+        # save): the database's constraint still refuses a reference to a missing row.
+        loaded = [field.name for field in self._meta.concrete_fields if field.is_relation and field.is_cached(self)]
+        self.full_clean(exclude=loaded)
         # No savepoint: like Django's own save_base, a failure here dooms the enclosing transaction anyway.
         with transaction.atomic(savepoint=False):
             super().save(*args, **kwargs)
@@ -239,8 +242,9 @@ class EventOp(models.TextChoices):
 class Event(models.Model):
     """Append-only log of every pushed envelope.
 
-    `id` is taken from EventCounter inside the writing transaction, which holds the counter's row lock until
-    commit: ids are gap-free and become visible in id order, so a client that saw N has seen every event <= N.
+    `id` is taken from EventCounter in the writing transaction's last statement before COMMIT, which holds the
+    counter's row lock until the commit ends (tracker.stream.ids): ids are gap-free and become visible in id
+    order, so a client that saw N has seen every event <= N.
     """
 
     id = models.BigIntegerField(primary_key=True)

@@ -103,22 +103,29 @@ def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
     return alert
 
 
-def sync_incident_alerts(incident: Incident, *, feature: dict | None = None) -> list[eventlog.Change]:
+def sync_incident_alerts(
+    incident: Incident, *, created: bool = False, feature: dict | None = None
+) -> list[eventlog.Change]:
     """Bring the incident's active alerts in line with the rule and return their events, for the caller to
     record after the incident's own (tracker.signals).
 
     Areas it newly meets get an alert (one `alert` event listing them all); active alerts whose area it no
-    longer meets are cleared, so meeting it again later alerts again. `feature`, the incident's GeoJSON when
-    the caller already has it, saves serialising it again.
+    longer meets are cleared, so meeting it again later alerts again. `created` says the incident was just
+    inserted, so it has no alerts yet (not looked up); `feature`, the incident's GeoJSON when the caller
+    already has it, saves serialising it again.
 
-    Records nothing itself: the event counter's lock is taken by a transaction's first event and held to
-    commit, so every row lock must come before it. The active alerts are locked here, in id order, and the
-    events recorded last; otherwise a write holding the counter and waiting for an alert row, against an
-    acknowledgement holding that row and waiting for the counter, deadlocks (tests/test_lock_order.py).
+    The active alerts are locked here, in id order, so that every row lock of the write comes before the
+    event counter's, which is always the transaction's last lock (tracker.stream.ids takes it in the
+    statement right before COMMIT): a write and an acknowledgement of its alerts never wait on each other in
+    a cycle (tests/test_lock_order.py).
     """
     # Only what the alert event names: an area's polygon can have thousands of vertices.
     matching = {area.pk: area for area in selectors.areas_alerting_for(incident).only("id", "name", "threshold")}
-    active = {alert.area_id: alert for alert in _locked_active(incident.alerts.select_related("area", "acknowledged_by"))}
+    active = (
+        {}
+        if created
+        else {alert.area_id: alert for alert in _locked_active(incident.alerts.select_related("area", "acknowledged_by"))}
+    )
     changes = _clear([alert for area_id, alert in active.items() if area_id not in matching])
     new = _raise([Alert(incident=incident, area=matching[area_id]) for area_id in sorted(matching.keys() - active.keys())])
     if new:
@@ -128,7 +135,7 @@ def sync_incident_alerts(incident: Incident, *, feature: dict | None = None) -> 
 
 def sync_area_alerts(area: AreaOfInterest) -> list[eventlog.Change]:
     """Bring the area's active alerts in line with the rule and return their events, for the caller to record
-    after the area's own (the lock order of sync_incident_alerts).
+    after the area's own (the active alerts locked in id order, as in sync_incident_alerts).
 
     Each incident that newly meets the area gets one alert and one `alert` event; active alerts of incidents
     that no longer meet it (the polygon or threshold changed) are cleared. Set-based: a fixed number of

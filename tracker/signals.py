@@ -16,9 +16,9 @@ def _op(created: bool) -> str:
 def incident_saved(sender, instance: Incident, created: bool, raw: bool = False, **kwargs) -> None:
     if raw:  # loaddata: fixtures are not live changes
         return
-    # The incident's event first in the log, but recorded last, with its alerts' (see sync_incident_alerts).
+    # The incident's event first in the log, then its alerts', in one record (one pending batch).
     change = eventlog.incident_change(instance, _op(created))
-    eventlog.record_many([change, *services.sync_incident_alerts(instance, feature=change[2])])
+    eventlog.record_many([change, *services.sync_incident_alerts(instance, created=created, feature=change[2])])
 
 
 def incident_deleted(sender, instance: Incident, **kwargs) -> None:

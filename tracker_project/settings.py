@@ -146,7 +146,8 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", "postgis://tracker:tracker@127.0.0.1:5432/tracker"),
         conn_max_age=DB_CONN_MAX_AGE,
-        engine="django.contrib.gis.db.backends.postgis",
+        # PostGIS, with event ids assigned right before each COMMIT (tracker.stream.ids).
+        engine="tracker.stream.dbbackend",
     )
 }
 # A request must not hang for minutes when PostgreSQL is unreachable: fail fast and answer 503.
@@ -316,6 +317,11 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # One DEBUG line per transaction that logs events: its first event id, how many, and how long it held
+        # the event counter's lock (tracker.stream.ids). TRACKER_IDS_LOG_LEVEL=DEBUG turns them on (bench/).
+        "tracker.stream.ids": {"level": os.environ.get("TRACKER_IDS_LOG_LEVEL", "WARNING")},
+    },
 }
 
 # Admin map widget: start near the demo data; tiles load from the configurable tile URL.

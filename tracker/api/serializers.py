@@ -105,7 +105,8 @@ class IncidentSerializer(FeatureSerializer):
         read_only_fields = ("id", "reporter", "reported_publicly", "created_at", "updated_at", "url")
 
     def to_representation(self, incident: Incident) -> dict:
-        return features.incident_feature(incident)
+        # After a write, the feature its event carries: equal by construction, and not serialised twice.
+        return features.logged_or_new(incident, features.incident_feature)
 
     def get_url(self, incident: Incident) -> str:
         """Return the path of the incident's detail page (declares the property's type for the schema)."""
@@ -146,7 +147,7 @@ class AreaSerializer(FeatureSerializer):
         read_only_fields = ("id", "owner", "created_at", "updated_at")
 
     def to_representation(self, area: AreaOfInterest) -> dict:
-        return features.area_feature(area)
+        return features.logged_or_new(area, features.area_feature)
 
 
 class AlertSerializer(serializers.ModelSerializer):

@@ -1,23 +1,24 @@
 """The event log: every change becomes an Event row in the transaction that makes it.
 
-`record()` writes an Event row in the caller's transaction and schedules its broadcast
-(tracker.stream.publish) with `transaction.on_commit`, so a rolled-back change is never pushed and a pushed
-event is always in the log. The broadcast carries the envelope already serialised to JSON text: it is
-encoded once per event, not once per socket.
+`record_many()` encodes the events at once and leaves them, without ids, in the transaction's on-commit list;
+right before the COMMIT they get their ids and their rows, all of the transaction's in one statement
+(tracker.stream.ids), and after it they are broadcast (tracker.stream.publish). So a rolled-back change (or
+savepoint) is never logged nor pushed, a pushed event is always in the log, and the event counter's lock is
+held for the final statement and the commit only. The broadcast carries the envelope already serialised to JSON
+text: it is encoded once per event, not once per socket.
 """
 
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import partial
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from tracker.features import alert_summary, area_feature, incident_feature
-from tracker.stream import replay
+from tracker.features import alert_summary, area_feature, incident_feature, keep_logged
+from tracker.stream import ids, replay
 from tracker.stream.publish import publish
 from tracker.models import Alert, AreaOfInterest, Event, EventType, Incident
 
@@ -30,62 +31,45 @@ def encode(envelope: dict) -> str:
     return json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
-def _next_event_ids(count: int) -> range:
-    """Return the next `count` event ids, holding the counter's row lock until the current transaction ends.
+def record_many(changes: Sequence[Change]) -> None:
+    """Log one event per (type, op, feature, extra members), in that order, with the transaction's commit, and
+    broadcast them in id order after it.
 
-    Holding the lock to commit is what makes ids commit-ordered and gap-free (see Event). The upsert also
-    recreates the row after a table flush.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO tracker_eventcounter (id, last_id) VALUES (1, %s) "
-            "ON CONFLICT (id) DO UPDATE SET last_id = tracker_eventcounter.last_id + EXCLUDED.last_id "
-            "RETURNING last_id",
-            [count],
-        )
-        last = cursor.fetchone()[0]
-    return range(last - count + 1, last + 1)
+    Must be called inside the transaction that makes the changes (it opens one if there is none), so the
+    events exist if and only if the changes do. Their ids are not known before the commit: they are assigned,
+    and the Event rows inserted, right before it (tracker.stream.ids). Set-based: however many events a
+    transaction records, one statement logs them all.
 
-
-def record(event_type: str, op: str, feature: dict, **extra) -> Event:
-    """Append an event to the log and broadcast it after the transaction commits.
-
-    Returns the saved Event. Must be called inside the transaction that makes the change it describes
-    (it opens one if there is none), so the event exists if and only if the change does.
-    """
-    return record_many([(event_type, op, feature, extra)])[0]
-
-
-def record_many(changes: Sequence[Change]) -> list[Event]:
-    """Append one event per (type, op, feature, extra members) in that order, and broadcast them in id order
-    after the transaction commits; return the saved Events.
-
-    Set-based for a change that touches many features at once (a deleted user's incidents): one counter
-    update and one INSERT, whatever the count. The same transaction rule as record() holds.
+    Inside a test case's transaction (Django's TestCase, pytest-django's `db`), which is rolled back and never
+    commits, the ids are assigned and the rows inserted here instead, so that such tests can read them;
+    transactional tests (transactional_db, the live servers, tests/contract) take the commit path.
     """
     if not changes:
-        return []
+        return
+    now = timezone.now()
+    # The envelope's text without its id (prepended once known) and without the opening brace (see ids.Row).
+    rows = [
+        (event_type, op, now, encode({"type": event_type, "op": op, "at": now, "feature": feature, **extra})[1:])
+        for event_type, op, feature, extra in changes
+    ]
+    # `publish` looked up now: tests replace the module's to lose a broadcast.
+    pending = ids.PendingEvents(rows, publish)
     with transaction.atomic(savepoint=False):
-        now = timezone.now()
-        events, texts = [], []
-        for event_id, (event_type, op, feature, extra) in zip(_next_event_ids(len(changes)), changes):
-            envelope = {"id": event_id, "type": event_type, "op": op, "at": now, "feature": feature, **extra}
-            text = encode(envelope)
-            texts.append((event_id, text))
-            events.append(Event(id=event_id, type=event_type, op=op, created_at=now, envelope=json.loads(text)))
-        Event.objects.bulk_create(events)
-        transaction.on_commit(partial(publish, texts))  # one PUBLISH pipeline for the lot, in id order
-    return events
+        transaction.on_commit(pending)
+        if connection.atomic_blocks[0]._from_testcase:
+            ids.assign(connection, [pending])
 
 
 def incident_change(incident: Incident, op: str) -> Change:
-    """Return the event of an incident change; for a delete, `incident` still holds its last state."""
-    return EventType.INCIDENT, op, incident_feature(incident), {}
+    """Return the event of an incident change; for a delete, `incident` still holds its last state. The
+    feature is kept on the instance for the response to the write (features.keep_logged)."""
+    return EventType.INCIDENT, op, keep_logged(incident, incident_feature(incident)), {}
 
 
 def area_change(area: AreaOfInterest, op: str) -> Change:
-    """Return the event of an area change; for a delete, `area` still holds its last geometry."""
-    return EventType.AREA, op, area_feature(area), {}
+    """Return the event of an area change; for a delete, `area` still holds its last geometry. The feature is
+    kept on the instance for the response to the write (features.keep_logged)."""
+    return EventType.AREA, op, keep_logged(area, area_feature(area)), {}
 
 
 def alerts_change(incident: Incident, alerts: Iterable[Alert], op: str, *, feature: dict | None = None) -> Change:
@@ -95,19 +79,19 @@ def alerts_change(incident: Incident, alerts: Iterable[Alert], op: str, *, featu
     return EventType.ALERT, op, feature, {"alerts": [alert_summary(a) for a in alerts]}
 
 
-def record_incident(incident: Incident, op: str) -> Event:
-    """Log and broadcast an incident change (see incident_change)."""
-    return record_many([incident_change(incident, op)])[0]
+def record_incident(incident: Incident, op: str) -> None:
+    """Log and broadcast an incident change (see incident_change, record_many)."""
+    record_many([incident_change(incident, op)])
 
 
-def record_area(area: AreaOfInterest, op: str) -> Event:
-    """Log and broadcast an area change (see area_change)."""
-    return record_many([area_change(area, op)])[0]
+def record_area(area: AreaOfInterest, op: str) -> None:
+    """Log and broadcast an area change (see area_change, record_many)."""
+    record_many([area_change(area, op)])
 
 
-def record_alerts(incident: Incident, alerts: Iterable[Alert], op: str, *, feature: dict | None = None) -> Event:
-    """Log and broadcast alerts of one incident (see alerts_change)."""
-    return record_many([alerts_change(incident, alerts, op, feature=feature)])[0]
+def record_alerts(incident: Incident, alerts: Iterable[Alert], op: str, *, feature: dict | None = None) -> None:
+    """Log and broadcast alerts of one incident (see alerts_change, record_many)."""
+    record_many([alerts_change(incident, alerts, op, feature=feature)])
 
 
 def prune(before: datetime) -> int:

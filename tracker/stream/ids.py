@@ -1,0 +1,132 @@
+"""Event ids, assigned as late as possible: all of a transaction's events get theirs in one statement right
+before its COMMIT (tracker.stream.dbbackend), so the counter's row lock is held for that statement and the
+commit only, not for the transaction's work.
+
+The guarantee is unchanged: ids are gap-free and become visible in id order ("saw N means saw everything up to
+N"). A transaction takes the EventCounter row lock in the statement that numbers and inserts its events and
+keeps it until its COMMIT ends; the next transaction's numbering waits for it, so a later id always commits
+later, and a transaction that rolls back takes its counter increment with it.
+
+Events waiting for their ids are `PendingEvents` objects in Django's own on-commit list of the connection
+(`connection.run_on_commit`): Django drops those of a rolled-back savepoint, and after the commit the same
+object publishes its events with the ids it was given. Everything that can fail in Python (the JSON encoding)
+happens when the events are recorded; inside commit() only database errors can happen, the only errors on
+which Django's atomic block rolls back.
+
+No model imports: the database backend imports this module, possibly before the apps are loaded.
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from time import perf_counter
+
+logger = logging.getLogger(__name__)
+
+# One row per event, in the order recorded: (type, op, created_at, the envelope's JSON text without its
+# leading "{" and without the "id" member, which is prepended when the id is known).
+Row = tuple[str, str, datetime, str]
+
+# Numbers and inserts every pending event of the transaction at once. The counter's upsert (which also
+# recreates its row after a table flush) takes the row lock; clock_timestamp() in its RETURNING is read once
+# the lock is held, so `waited` is how long the statement queued for the lock (both times are the server's:
+# no clock skew). Data-modifying CTEs always run to completion, so `logged` inserts though nothing reads it.
+ASSIGN_SQL = """
+WITH counter AS (
+    INSERT INTO tracker_eventcounter (id, last_id) VALUES (1, %(count)s)
+    ON CONFLICT (id) DO UPDATE SET last_id = tracker_eventcounter.last_id + EXCLUDED.last_id
+    RETURNING last_id - %(count)s AS base, clock_timestamp() AS locked_at
+), logged AS (
+    INSERT INTO tracker_event (id, type, op, created_at, envelope)
+    SELECT counter.base + e.n, e.type, e.op, e.created_at, ('{"id":' || (counter.base + e.n) || ',' || e.body)::jsonb
+    FROM counter, unnest(%(types)s::text[], %(ops)s::text[], %(times)s::timestamptz[], %(bodies)s::text[])
+        WITH ORDINALITY AS e(type, op, created_at, body, n)
+)
+SELECT base + 1, EXTRACT(EPOCH FROM locked_at - statement_timestamp())::float8 FROM counter
+"""
+
+
+def text(event_id: int, body: str) -> str:
+    """Return the JSON text of an envelope from its id and its text without the id (see Row)."""
+    return f'{{"id":{event_id},{body}'
+
+
+class PendingEvents:
+    """The events of one eventlog.record_many call, in the connection's on-commit list until committed.
+
+    `first_id` is None until the ids are assigned; the events then have first_id, first_id + 1, ... in order.
+    Called after the commit (as an on-commit callback), it hands the events, (id, JSON text) in id order, to
+    `publish`.
+    """
+
+    __slots__ = ("first_id", "publish", "rows")
+
+    def __init__(self, rows: list[Row], publish: Callable[[list[tuple[int, str]]], None]):
+        self.rows = rows
+        self.publish = publish
+        self.first_id: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def texts(self) -> list[tuple[int, str]]:
+        """Return (id, envelope JSON text) per event; only once the ids are assigned."""
+        return [(self.first_id + offset, text(self.first_id + offset, row[3])) for offset, row in enumerate(self.rows)]
+
+    def __call__(self) -> None:
+        self.publish(self.texts())
+
+
+def unassigned(run_on_commit: Iterable[tuple]) -> list[PendingEvents]:
+    """Return the PendingEvents without ids among a connection's on-commit entries, in the order recorded."""
+    return [func for _sids, func, _robust in run_on_commit if isinstance(func, PendingEvents) and func.first_id is None]
+
+
+def assign(connection, pending: list[PendingEvents]) -> float:
+    """Give `pending` the next ids, in order, and insert their Event rows, in one statement on `connection`
+    (whose transaction then holds the counter's row lock until it ends); return the seconds the statement
+    waited for that lock. Raises only database errors."""
+    rows = [row for batch in pending for row in batch.rows]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ASSIGN_SQL,
+            {
+                "count": len(rows),
+                "types": [row[0] for row in rows],
+                "ops": [row[1] for row in rows],
+                "times": [row[2] for row in rows],
+                "bodies": [row[3] for row in rows],
+            },
+        )
+        first_id, waited = cursor.fetchone()
+    for batch in pending:
+        batch.first_id = first_id
+        first_id += len(batch)
+    return waited
+
+
+def commit_assigning(connection, commit: Callable[[], None]) -> None:
+    """Assign the ids of the transaction's pending events on `connection`, then `commit()`; log the
+    assignment (logger "tracker.stream.ids", DEBUG: `first_id`, `count`, and `lock_hold_ms`, from taking the
+    counter's lock to the end of COMMIT).
+
+    The hold is measured as the client's time from sending the statement to the end of COMMIT minus the
+    server's time the statement waited for the lock: both are durations on one clock each, so it holds with
+    the database on another machine; it overstates the hold by the statement's trip to the server.
+    """
+    pending = unassigned(connection.run_on_commit)
+    if not pending:
+        commit()
+        return
+    started = perf_counter()
+    waited = assign(connection, pending)
+    commit()
+    held_ms = (perf_counter() - started - waited) * 1000
+    if logger.isEnabledFor(logging.DEBUG):
+        count = sum(len(batch) for batch in pending)
+        first_id = pending[0].first_id
+        logger.debug(
+            "event ids %d-%d assigned; counter lock held %.3f ms",
+            first_id, first_id + count - 1, held_ms,
+            extra={"first_id": first_id, "count": count, "lock_hold_ms": held_ms},
+        )  # fmt: skip
