@@ -1,5 +1,5 @@
-"""Event ids, assigned as late as possible: all of a transaction's events get theirs in one statement right
-before its COMMIT (tracker.stream.dbbackend), so the counter's row lock is held for that statement and the
+"""Event ids, assigned as late as possible: all of a transaction's events get theirs in one statement sent
+with its COMMIT (tracker.stream.dbbackend), so the counter's row lock is held for that statement and the
 commit only, not for the transaction's work.
 
 The guarantee is unchanged: ids are gap-free and become visible in id order ("saw N means saw everything up to
@@ -19,7 +19,6 @@ No model imports: the database backend imports this module, possibly before the 
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from time import perf_counter
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +26,10 @@ logger = logging.getLogger(__name__)
 # leading "{" and without the "id" member, which is prepended when the id is known).
 Row = tuple[str, str, datetime, str]
 
-# Numbers and inserts every pending event of the transaction at once. The counter's upsert (which also
-# recreates its row after a table flush) takes the row lock; clock_timestamp() in its RETURNING is read once
-# the lock is held, so `waited` is how long the statement queued for the lock (both times are the server's:
-# no clock skew). Data-modifying CTEs always run to completion, so `logged` inserts though nothing reads it.
+# Numbers and inserts every pending event of the transaction at once, and answers the first id and the server's
+# time once the counter's row lock is held (clock_timestamp() in the upsert's RETURNING, which runs after the
+# lock is taken). The upsert also recreates the counter's row after a table flush. Data-modifying CTEs always
+# run to completion, so `logged` inserts though nothing reads it.
 ASSIGN_SQL = """
 WITH counter AS (
     INSERT INTO tracker_eventcounter (id, last_id) VALUES (1, %(count)s)
@@ -42,8 +41,15 @@ WITH counter AS (
     FROM counter, unnest(%(types)s::text[], %(ops)s::text[], %(times)s::timestamptz[], %(bodies)s::text[])
         WITH ORDINALITY AS e(type, op, created_at, body, n)
 )
-SELECT base + 1, EXTRACT(EPOCH FROM locked_at - statement_timestamp())::float8 FROM counter
-"""
+SELECT base + 1, EXTRACT(EPOCH FROM locked_at)::float8 FROM counter"""
+
+# The numbering, the COMMIT and the server's time after it, sent as one query string (the simple query
+# protocol of psycopg's client-side binding cursor, Django's default): the lock is released by the server's
+# COMMIT right after the numbering, with no round trip and no wait for this process's GIL in between. An
+# error in the numbering abandons the rest of the string (no COMMIT: the caller rolls back); a failed COMMIT
+# (a deferred constraint) ends the transaction rolled back. The last SELECT runs after the COMMIT, outside
+# the transaction, and only times it.
+ASSIGN_AND_COMMIT_SQL = ASSIGN_SQL + "; COMMIT; SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8"
 
 
 def text(event_id: int, body: str) -> str:
@@ -82,49 +88,54 @@ def unassigned(run_on_commit: Iterable[tuple]) -> list[PendingEvents]:
     return [func for _sids, func, _robust in run_on_commit if isinstance(func, PendingEvents) and func.first_id is None]
 
 
-def assign(connection, pending: list[PendingEvents]) -> float:
-    """Give `pending` the next ids, in order, and insert their Event rows, in one statement on `connection`
-    (whose transaction then holds the counter's row lock until it ends); return the seconds the statement
-    waited for that lock. Raises only database errors."""
+def _parameters(pending: list[PendingEvents]) -> dict:
     rows = [row for batch in pending for row in batch.rows]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            ASSIGN_SQL,
-            {
-                "count": len(rows),
-                "types": [row[0] for row in rows],
-                "ops": [row[1] for row in rows],
-                "times": [row[2] for row in rows],
-                "bodies": [row[3] for row in rows],
-            },
-        )
-        first_id, waited = cursor.fetchone()
+    return {
+        "count": len(rows),
+        "types": [row[0] for row in rows],
+        "ops": [row[1] for row in rows],
+        "times": [row[2] for row in rows],
+        "bodies": [row[3] for row in rows],
+    }
+
+
+def _number(pending: list[PendingEvents], first_id: int) -> None:
     for batch in pending:
         batch.first_id = first_id
         first_id += len(batch)
-    return waited
 
 
-def commit_assigning(connection, commit: Callable[[], None]) -> None:
-    """Assign the ids of the transaction's pending events on `connection`, then `commit()`; log the
-    assignment (logger "tracker.stream.ids", DEBUG: `first_id`, `count`, and `lock_hold_ms`, from taking the
-    counter's lock to the end of COMMIT).
+def assign(connection, pending: list[PendingEvents]) -> None:
+    """Give `pending` the next ids, in order, and insert their Event rows, in one statement on `connection`,
+    whose transaction then holds the counter's row lock until it ends. Raises only database errors."""
+    with connection.cursor() as cursor:
+        cursor.execute(ASSIGN_SQL, _parameters(pending))
+        first_id, _locked_at = cursor.fetchone()
+    _number(pending, first_id)
 
-    The hold is measured as the client's time from sending the statement to the end of COMMIT minus the
-    server's time the statement waited for the lock: both are durations on one clock each, so it holds with
-    the database on another machine; it overstates the hold by the statement's trip to the server.
+
+def assign_and_commit(connection) -> None:
+    """Commit the transaction of `connection` (a Django connection, in a transaction, outside any atomic
+    block), its pending events numbered and inserted first, in the same round trip (ASSIGN_AND_COMMIT_SQL).
+
+    Does nothing when there are no pending events (the caller commits as usual). Raises only database errors,
+    the COMMIT's included. Logs each assignment on logger "tracker.stream.ids" at DEBUG with `first_id`,
+    `count` and `lock_hold_ms`: the server's time from taking the counter's lock to the end of the COMMIT (one
+    clock, the database's).
     """
     pending = unassigned(connection.run_on_commit)
     if not pending:
-        commit()
         return
-    started = perf_counter()
-    waited = assign(connection, pending)
-    commit()
-    held_ms = (perf_counter() - started - waited) * 1000
+    with connection.cursor() as cursor:
+        cursor.execute(ASSIGN_AND_COMMIT_SQL, _parameters(pending))
+        first_id, locked_at = cursor.fetchone()
+        cursor.nextset()  # COMMIT
+        cursor.nextset()
+        (committed_at,) = cursor.fetchone()
+    _number(pending, first_id)
     if logger.isEnabledFor(logging.DEBUG):
         count = sum(len(batch) for batch in pending)
-        first_id = pending[0].first_id
+        held_ms = (committed_at - locked_at) * 1000
         logger.debug(
             "event ids %d-%d assigned; counter lock held %.3f ms",
             first_id, first_id + count - 1, held_ms,
