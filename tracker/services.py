@@ -1,5 +1,7 @@
 """Writes. Every change to incidents, areas and alerts goes through these functions (or a plain model save,
 which fires the same signals); each runs in one transaction, so a failure leaves nothing half-written.
+Called inside a larger transaction (an API view's), a service joins it without a savepoint: its failure fails
+that transaction too (no caller carries on after one), and a savepoint would cost two statements per write.
 
 The alert rule itself (which pairs alert) lives in the selectors; `sync_*_alerts` turn its answer into Alert
 rows and events, and are called from the signal receivers so that every save path raises alerts.
@@ -28,7 +30,7 @@ def _apply(instance, changes: dict, editable: frozenset) -> None:
         setattr(instance, field, value)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_report(
     *,
     name: str,
@@ -51,7 +53,7 @@ def incident_report(
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_update(*, incident: Incident, **changes) -> Incident:
     """Apply `changes` (name, description, severity, status, location) and return the saved incident."""
     _apply(incident, changes, INCIDENT_EDITABLE)
@@ -59,13 +61,13 @@ def incident_update(*, incident: Incident, **changes) -> Incident:
     return incident
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incident_delete(*, incident: Incident) -> None:
     """Delete the incident (its alerts go with it); the delete event carries its last state."""
     incident.delete()
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def area_create(
     *, name: str, polygon: Polygon, threshold: int = Severity.HIGH, owner: AbstractBaseUser | None = None
 ) -> AreaOfInterest:
@@ -75,7 +77,7 @@ def area_create(
     return area
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def area_update(*, area: AreaOfInterest, **changes) -> AreaOfInterest:
     """Apply `changes` (name, threshold, polygon) and return the saved area."""
     _apply(area, changes, AREA_EDITABLE)
@@ -83,13 +85,13 @@ def area_update(*, area: AreaOfInterest, **changes) -> AreaOfInterest:
     return area
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def area_delete(*, area: AreaOfInterest) -> None:
     """Delete the area (its alerts go with it); the delete event carries its last geometry."""
     area.delete()
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
     """Record who acknowledged the alert and when, and return it. Acknowledging again changes nothing."""
     # The alert's row only (of=self): locking its incident and area too would wait on a reshape or an edit of

@@ -27,3 +27,14 @@ def test_a_create_that_raises_an_alert_takes_at_most_7_statements():
     assert Alert.objects.count() == 1 and Event.objects.filter(type__in=["incident", "alert"]).count() == 2
     statements = [query["sql"] for query in queries.captured_queries]
     assert len(statements) <= CREATE_STATEMENTS, "\n".join([f"{len(statements)} statements:", *statements])
+
+
+def test_an_update_sets_no_savepoint():
+    """The view's transaction and the service's are one: no SAVEPOINT/RELEASE pair per write."""
+    user = UserFactory()
+    created = client_for(user).post(API + "incidents/", feature(point(10.5, 10.5), name="Fire"), format="json")
+    with CaptureQueriesContext(connection) as queries:
+        response = client_for(user).patch(created["Location"], feature(name="Big fire"), format="json")
+    assert response.status_code == 200, response.content
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert not [sql for sql in statements if "SAVEPOINT" in sql], "\n".join(statements)
