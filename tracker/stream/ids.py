@@ -48,7 +48,8 @@ SELECT base + 1, EXTRACT(EPOCH FROM locked_at)::float8 FROM counter"""
 # COMMIT right after the numbering, with no round trip and no wait for this process's GIL in between. An
 # error in the numbering abandons the rest of the string (no COMMIT: the caller rolls back); a failed COMMIT
 # (a deferred constraint) ends the transaction rolled back. The last SELECT runs after the COMMIT, outside
-# the transaction, and only times it.
+# the transaction, and only times it (were it to fail, the commit would stand unpublished, and the processes'
+# catch-up would deliver its events from the log).
 ASSIGN_AND_COMMIT_SQL = ASSIGN_SQL + "; COMMIT; SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8"
 
 
