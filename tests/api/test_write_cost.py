@@ -12,7 +12,8 @@ from tracker.models import Alert, Event, Severity
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Token lookup, BEGIN, the incident's INSERT, the areas it alerts in, the alerts' INSERT, the events' ids and
-# rows (tracker.stream.ids), COMMIT.
+# rows sent with the COMMIT (tracker.stream.ids), and Django's COMMIT, which psycopg then no longer sends (the
+# server has committed): 7 entries, 6 round trips.
 CREATE_STATEMENTS = 7
 
 
