@@ -5,8 +5,8 @@
     BENCH_PROFILE=1 ...                also sample each push server with py-spy (bench/results/*.pyspy.tmp)
 
 Writes bench/results/results.json (every figure) and bench/results/RESULTS.md (the tables and targets).
-Order: push (item 1) first, on an empty database; then latency (5), the slow socket (6) and writes (7), before alerts (3)
-and map (4) load their data; the server/layer comparison (2) last, skipped if the time budget is spent, since it repeats item 1's
+Order: push (item 1) first, on an empty database; then latency (5), the slow socket (6) and writes (7), before
+alerts (3) and map (4) load their data; the server/layer comparison (2) last, skipped if the time budget is spent, since it repeats item 1's
 measurement.
 """
 

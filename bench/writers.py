@@ -58,7 +58,8 @@ class Writer:
             context = ssl._create_unverified_context()  # nginx's throw-away certificate
             self.http = http.client.HTTPSConnection(host, int(port), timeout=TIMEOUT_S, context=context)
             self.http.connect()
-            self.headers = {"Authorization": f"Token {args.token}", "Accept": "application/json"}
+            self.headers = {"Authorization": f"Token {args.token}", "Accept": "application/json",
+                            "Content-Type": "application/json"}
 
     def point(self) -> tuple[float, float]:
         min_lon, min_lat, max_lon, max_lat = self.args.bbox
@@ -74,9 +75,9 @@ class Writer:
                 return 200
             if self.args.mode == "rest":
                 body = json.dumps(incident_body(name, *self.point(), DESCRIPTION)).encode()
-                self.http.request("POST", API_PATH, body=body, headers={**self.headers, "Content-Type": "application/json"})
+                self.http.request("POST", API_PATH, body=body, headers=self.headers)
             else:
-                self.http.request("GET", STATIC_PATH)
+                self.http.request("GET", STATIC_PATH, headers=self.headers)
             response = self.http.getresponse()
             response.read()
             return response.status

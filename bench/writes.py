@@ -10,7 +10,7 @@ one with both. Then, for 1, 4, 16 and 64 writers, interleaved so that the machin
     incident's) and COMMIT, RAW_SECONDS s: what PostgreSQL itself does at that concurrency here;
   - rest, 1 and 2 processes: that many writers, each a closed loop of POST /api/v1/incidents/ through nginx
     with a token, SECONDS s: a high-severity incident inside the one area of interest, so that each create
-    raises one alert (two events, one id assignment).
+    raises one alert (two events, one id assignment); REPS times, 1 and 2 processes alternating.
 Every cell runs WARMUP s untimed first. Writers are threads in CLIENT_PROCESSES processes (bench/writers.py) on
 the same 2 cores as the servers, nginx and PostgreSQL; their CPU is reported, and a static file fetched
 through nginx at 16 and 64 writers shows what the client and nginx can do at all.
@@ -19,14 +19,16 @@ Reported per cell: creates/s (2xx completed in the timed window), latency p50/p9
 statuses, CPU of the clients, the servers and the machine. For each REST cell, afterwards: the event log's ids
 over the cell are gap-free and number creates + alerts; one WebSocket listener, connected through nginx
 to either process since the start, received every event of the cell once and in order; and the event-id lock
-hold times the servers logged (tracker.stream.ids), or "not measured" when they log none. Once: the SQL
-statements of one create (bench.djtasks create_statements).
+hold times the servers logged (tracker.stream.ids), or "not measured" when they log none. Per writer count
+and process count, the medians over the repetitions (see summarise). Once: the SQL statements of one create
+(bench.djtasks create_statements).
 """
 
 import asyncio
 import json
 import os
 import ssl
+import statistics
 import tempfile
 import time
 import uuid
@@ -39,8 +41,8 @@ import psycopg
 
 from bench.alerts import clear_areas
 from bench.common import (
-    BENCH_DSN, HOST, PORTS, PREFIX, PYTHON, ROOT, Server, asgi_command, django_env, django_task, log, running,
-    summarize,
+    BENCH_DSN, HOST, PORTS, PREFIX, PYTHON, ROOT, Server, asgi_command, django_env, django_task, log, median_of,
+    running, summarize,
 )
 from bench.push import WS_PATH, delete_keys
 from bench.writers import RAW_TABLE, STATIC_PATH, TIMEOUT_S
@@ -49,8 +51,9 @@ from tests.support.stream_client import StreamClient
 
 WRITERS = (1, 4, 16, 64)
 PROCESSES = (1, 2)
-SECONDS = 8.0
-RAW_SECONDS = 5.0
+SECONDS = 5.0
+REPS = 3
+RAW_SECONDS = 4.0
 STATIC_SECONDS = 3.0
 CEILING_AT = (16, 64)
 WARMUP = 1.0
@@ -226,16 +229,18 @@ async def cell(mode: str, writers: int, target: str, seconds: float, servers: li
     }
 
 
-async def rest_cell(writers: int, processes: int, site: Nginx, servers: list[Server], token: str,
+async def rest_cell(writers: int, processes: int, rep: int, site: Nginx, servers: list[Server], token: str,
                     listener: StreamClient) -> dict:
     """Run one REST cell and check the log, the listener and the lock hold times afterwards."""
     before = db_marks()
     result = await cell("rest", writers, site.base, SECONDS, servers, token)
-    result["processes"] = processes
+    result.update(processes=processes, rep=rep)
     result["log"] = log_check(before, result["ok"])
     last = result["log"]["last_id"]
     result["listener"] = await listener_check(listener, before["event"], last)
     result["lock_hold_ms"] = lock_hold(servers, before["event"], last or before["event"])
+    result["checks_passed"] = (result["log"]["gap_free"] and result["log"]["counts_match"]
+                               and result["listener"]["exactly_once_in_order"])
     return result
 
 
@@ -261,9 +266,11 @@ async def cells(token: str, servers: list[Server], sites: dict[int, Nginx]) -> d
     try:
         for writers in WRITERS:
             await guarded(f"raw, {writers} writers", cell("raw", writers, BENCH_DSN, RAW_SECONDS, servers))
-            for processes in PROCESSES:
-                await guarded(f"rest, {processes} process(es), {writers} writers",
-                              rest_cell(writers, processes, sites[processes], servers, token, listener))
+            for rep in range(REPS):
+                # Alternating which goes first, so that neither always follows the raw cell.
+                for processes in PROCESSES if rep % 2 == 0 else reversed(PROCESSES):
+                    await guarded(f"rest, {processes} process(es), {writers} writers, repetition {rep + 1}",
+                                  rest_cell(writers, processes, rep, sites[processes], servers, token, listener))
         for writers in CEILING_AT:
             await guarded(f"static, {writers} writers",
                           cell("static", writers, sites[2].base, STATIC_SECONDS, servers))
@@ -300,7 +307,7 @@ def measure(token: str) -> dict:
     port = PORTS["writes"]
     prefix = f"{PREFIX}-{uuid.uuid4().hex[:8]}"
     env = django_env(CHANNEL_LAYER_PREFIX=prefix, LOG_FORMAT="json", TRACKER_IDS_LOG_LEVEL="DEBUG")
-    result = {"area": AREA, "seconds": SECONDS, "raw_seconds": RAW_SECONDS, "warmup_s": WARMUP,
+    result = {"area": AREA, "seconds": SECONDS, "reps": REPS, "raw_seconds": RAW_SECONDS, "warmup_s": WARMUP,
               "client_processes": CLIENT_PROCESSES, "targets": TARGETS}
     create_raw_table()
     try:
@@ -330,23 +337,38 @@ def measure(token: str) -> dict:
     return result
 
 
+def rest_summary(runs: list[dict]) -> dict:
+    """Return the medians over the repetitions of one writer and process count (rates, latency percentiles,
+    lock hold percentiles, CPU), the answers that were not 2xx in all, and whether every repetition passed."""
+    holds = [r["lock_hold_ms"] for r in runs if r["lock_hold_ms"]["measured"]]
+    return {
+        "reps": len(runs),
+        **{key: median_of(runs, key) for key in ("per_s", "p50_ms", "p99_ms", "client_cpu_cores")},
+        "server_cpu_cores": [statistics.median(cores) for cores in zip(*(r["server_cpu_cores"] for r in runs))],
+        "lock_hold_ms": {"measured": True, **{key: median_of(holds, key) for key in ("p50", "p99")}}
+                        if holds else {"measured": False},
+        "not_2xx": sum(n for r in runs for status, n in r["statuses"].items() if not status.startswith("2")),
+        "checks_passed": bool(runs) and all(r["checks_passed"] for r in runs),
+    }
+
+
 def summarise(result: dict) -> None:
-    """Add, per writer count, the raw and REST rates side by side and what the second process adds, and
-    whether every REST cell passed its checks."""
+    """Add, per writer count, the raw rate beside the REST medians with 1 and 2 processes (keys "1", "2") and
+    what the second process adds (ratio of the median rates), and whether every REST cell passed its checks."""
     runs = [r for r in result.get("runs", []) if "failed" not in r]
     result["by_writers"] = []
     for writers in WRITERS:
         raw = next((r for r in runs if r["mode"] == "raw" and r["writers"] == writers), {})
-        rest = {r["processes"]: r for r in runs if r["mode"] == "rest" and r["writers"] == writers}
-        one, two = rest.get(1, {}).get("per_s"), rest.get(2, {}).get("per_s")
+        rest = {str(p): rest_summary([r for r in runs if r["mode"] == "rest" and r["writers"] == writers
+                                      and r["processes"] == p]) for p in PROCESSES}
+        one, two = rest["1"]["per_s"], rest["2"]["per_s"]
         result["by_writers"].append({
             "writers": writers,
             "raw_per_s": raw.get("per_s"),
-            "rest_1_per_s": one,
-            "rest_2_per_s": two,
+            "rest": rest,
             "second_process_gain": two / one - 1 if one and two else None,
         })
     checked = [r for r in runs if r["mode"] == "rest"]
-    result["all_checks_passed"] = len(checked) == len(WRITERS) * len(PROCESSES) and all(
-        r["log"]["gap_free"] and r["log"]["counts_match"] and r["listener"]["exactly_once_in_order"] for r in checked
+    result["all_checks_passed"] = len(checked) == len(WRITERS) * len(PROCESSES) * REPS and all(
+        r["checks_passed"] for r in checked
     )

@@ -24,9 +24,8 @@ def site_config(port: int, redirect_port: int, upstreams: list[str], static_root
     production_upstream = r"(?m)^    server 127\.0\.0\.1:800\d (.*);\n"
     options = re.findall(production_upstream, config)
     assert len(options) == 4 and "    least_conn;\n" in config, "the upstream block of tracker.conf changed"
-    config = re.sub(production_upstream, "", config).replace(
-        "    least_conn;\n", "    least_conn;\n" + "".join(f"    server {upstream} {options[0]};\n" for upstream in upstreams)
-    )
+    servers = "".join(f"    server {upstream} {options[0]};\n" for upstream in upstreams)
+    config = re.sub(production_upstream, "", config).replace("    least_conn;\n", "    least_conn;\n" + servers)
     for old, new in [
         ("listen 80;", f"listen 127.0.0.1:{redirect_port};"),
         ("listen [::]:80;\n", ""),
