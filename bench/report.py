@@ -171,8 +171,9 @@ def writes_table(item: dict) -> list[str]:
         "",
         "| writers | raw /s | 1 process: creates/s | p50 (ms) | p99 (ms) | 2 processes: creates/s | p50 (ms) "
         "| p99 (ms) | 2nd process adds | lock hold p50 / p99 (ms), 2 processes | not 2xx (1 / 2 proc.) "
+        "| backends waiting for a lock / in a transaction (mean, 2 proc.) "
         "| CPU (cores, 2 proc.): servers / clients | checks (1 / 2 proc.) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|",
     ]
     for row in item.get("by_writers", []):
         one, two = row["rest"]["1"], row["rest"]["2"]
@@ -182,6 +183,7 @@ def writes_table(item: dict) -> list[str]:
             f"| {num(one.get('p99_ms'))} | {num(two.get('per_s'), 1)} | {num(two.get('p50_ms'))} "
             f"| {num(two.get('p99_ms'))} | {'-' if gain is None else f'{100 * gain:+.0f} %'} | {lock_ms(two)} "
             f"| {num(one.get('not_2xx'))} / {num(two.get('not_2xx'))} "
+            f"| {num(two.get('lock_waiting_mean'), 1)} / {num(two.get('in_transaction_mean'), 1)} "
             f"| {' + '.join(num(c, 2) for c in two.get('server_cpu_cores', []))} "
             f"/ {num(two.get('client_cpu_cores'), 2)} "
             f"| {checks(one)} / {checks(two)} |"

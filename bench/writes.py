@@ -16,9 +16,10 @@ the same 2 cores as the servers, nginx and PostgreSQL; their CPU is reported, an
 through nginx at 16 and 64 writers shows what the client and nginx can do at all.
 
 Reported per cell: creates/s (2xx completed in the timed window), latency p50/p99 (requests started in it),
-statuses, CPU of the clients, the servers and the machine. For each REST cell, afterwards: the event log's ids
-over the cell are gap-free and number creates + alerts; one WebSocket listener, connected through nginx
-to either process since the start, received every event of the cell once and in order; and the event-id lock
+statuses, CPU of the clients, the servers and the machine; in REST cells, how many of the database's backends
+were in a transaction and how many waited for a lock (sampled). For each REST cell, afterwards: the event
+log's ids over the cell are gap-free and number creates + alerts; one WebSocket listener, connected through
+nginx to either process since the start, received every event of the cell once and in order; and the event-id lock
 hold times the servers logged (tracker.stream.ids), or "not measured" when they log none. Per writer count
 and process count, the medians over the repetitions (see summarise). Once: the SQL statements of one create
 (bench.djtasks create_statements).
@@ -63,6 +64,7 @@ CLIENT_PROCESSES = 2
 AREA = (-58.72, -34.92, -58.70, -34.90)
 POINTS = (-58.719, -34.919, -58.701, -34.901)
 DRAIN_S = 20.0
+SAMPLE_S = 0.05
 IDS_LOGGER = "tracker.stream.ids"
 # The issue's targets (issue 14), on this 2-core machine.
 TARGETS = {"creates_per_s": 150, "at_writers": 16, "p99_ms": 250, "second_process_gain": 0.40,
@@ -229,12 +231,43 @@ async def cell(mode: str, writers: int, target: str, seconds: float, servers: li
     }
 
 
+async def sample_backends(stop: asyncio.Event) -> dict:
+    """Until `stop` is set, sample the bench database's other backends every SAMPLE_S s; return how many were
+    in a transaction and how many waited for a lock (heavyweight: a writer queued on the event counter's row
+    waits on Lock:transactionid), on average, and the lock waits seen most."""
+    samples, waits = [], Counter()
+    async with await psycopg.AsyncConnection.connect(BENCH_DSN, autocommit=True) as conn:
+        while not stop.is_set():
+            rows = await (await conn.execute(
+                "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )).fetchall()
+            waiting = [f"{kind}:{event}" for _, kind, event in rows if kind == "Lock"]
+            samples.append((sum(state in ("active", "idle in transaction") for state, _, _ in rows), len(waiting)))
+            waits.update(waiting)
+            try:
+                await asyncio.wait_for(stop.wait(), SAMPLE_S)
+            except TimeoutError:
+                pass
+    return {
+        "samples": len(samples),
+        "in_transaction_mean": statistics.fmean(n for n, _ in samples) if samples else None,
+        "lock_waiting_mean": statistics.fmean(n for _, n in samples) if samples else None,
+        "lock_waits": dict(waits.most_common(3)),
+    }
+
+
 async def rest_cell(writers: int, processes: int, rep: int, site: Nginx, servers: list[Server], token: str,
                     listener: StreamClient) -> dict:
     """Run one REST cell and check the log, the listener and the lock hold times afterwards."""
     before = db_marks()
-    result = await cell("rest", writers, site.base, SECONDS, servers, token)
-    result.update(processes=processes, rep=rep)
+    stop = asyncio.Event()
+    sampling = asyncio.create_task(sample_backends(stop))
+    try:
+        result = await cell("rest", writers, site.base, SECONDS, servers, token)
+    finally:
+        stop.set()
+    result.update(processes=processes, rep=rep, backends=await sampling)
     result["log"] = log_check(before, result["ok"])
     last = result["log"]["last_id"]
     result["listener"] = await listener_check(listener, before["event"], last)
@@ -339,11 +372,14 @@ def measure(token: str) -> dict:
 
 def rest_summary(runs: list[dict]) -> dict:
     """Return the medians over the repetitions of one writer and process count (rates, latency percentiles,
-    lock hold percentiles, CPU), the answers that were not 2xx in all, and whether every repetition passed."""
+    lock hold percentiles, backends waiting for a lock and in a transaction, CPU), the answers that were not
+    2xx in all, and whether every repetition passed its checks."""
     holds = [r["lock_hold_ms"] for r in runs if r["lock_hold_ms"]["measured"]]
     return {
         "reps": len(runs),
         **{key: median_of(runs, key) for key in ("per_s", "p50_ms", "p99_ms", "client_cpu_cores")},
+        "lock_waiting_mean": median_of([r["backends"] for r in runs], "lock_waiting_mean"),
+        "in_transaction_mean": median_of([r["backends"] for r in runs], "in_transaction_mean"),
         "server_cpu_cores": [statistics.median(cores) for cores in zip(*(r["server_cpu_cores"] for r in runs))],
         "lock_hold_ms": {"measured": True, **{key: median_of(holds, key) for key in ("p50", "p99")}}
                         if holds else {"measured": False},
