@@ -153,6 +153,13 @@ def checks(summary: dict) -> str:
     return "ok" if summary["checks_passed"] else "**failed**"
 
 
+def rate(summary: dict) -> str:
+    """Return the median rate of a writes summary with the range over its repetitions: "56.0 (52-60)"."""
+    low_high = summary.get("per_s_range")
+    spread = f" ({num(low_high[0])}-{num(low_high[1])})" if low_high and summary.get("reps", 0) > 1 else ""
+    return num(summary.get("per_s"), 1) + spread
+
+
 def writes_row(item: dict, writers: int) -> dict:
     """Return the item's summary row at `writers` (bench.writes.summarise), {} if it has none."""
     return next((row for row in item.get("by_writers", []) if row["writers"] == writers), {})
@@ -163,8 +170,8 @@ def writes_table(item: dict) -> list[str]:
         return ["not run"]
     lines = [
         f"Closed-loop writers; REST: {item['reps']} repetitions of {num(item['seconds'])} s for each process count, "
-        f"alternating (medians below); raw: {num(item['raw_seconds'])} s; each after {num(item['warmup_s'])} s of "
-        f"warm-up. Writers are threads in {item['client_processes']} client processes on the same 2 cores as the "
+        f"alternating (medians, the rates' range in brackets); raw: {num(item['raw_seconds'])} s; each after "
+        f"{num(item['warmup_s'])} s of warm-up. Writers are threads in {item['client_processes']} client processes on the same 2 cores as the "
         "servers, nginx and PostgreSQL. REST: POST /api/v1/incidents/ through nginx (the deploy site, TLS), each "
         "create raising one alert; raw: INSERT of a point row + COMMIT (psycopg). Checks, every REST cell: event ids "
         "gap-free and numbering creates + alerts; one WebSocket through nginx got every event once, in order.",
@@ -179,8 +186,8 @@ def writes_table(item: dict) -> list[str]:
         one, two = row["rest"]["1"], row["rest"]["2"]
         gain = row.get("second_process_gain")
         lines.append(
-            f"| {row['writers']} | {num(row.get('raw_per_s'))} | {num(one.get('per_s'), 1)} | {num(one.get('p50_ms'))} "
-            f"| {num(one.get('p99_ms'))} | {num(two.get('per_s'), 1)} | {num(two.get('p50_ms'))} "
+            f"| {row['writers']} | {num(row.get('raw_per_s'))} | {rate(one)} | {num(one.get('p50_ms'))} "
+            f"| {num(one.get('p99_ms'))} | {rate(two)} | {num(two.get('p50_ms'))} "
             f"| {num(two.get('p99_ms'))} | {'-' if gain is None else f'{100 * gain:+.0f} %'} | {lock_ms(two)} "
             f"| {num(one.get('not_2xx'))} / {num(two.get('not_2xx'))} "
             f"| {num(two.get('lock_waiting_mean'), 1)} / {num(two.get('in_transaction_mean'), 1)} "

@@ -371,13 +371,14 @@ def measure(token: str) -> dict:
 
 
 def rest_summary(runs: list[dict]) -> dict:
-    """Return the medians over the repetitions of one writer and process count (rates, latency percentiles,
-    lock hold percentiles, backends waiting for a lock and in a transaction, CPU), the answers that were not
-    2xx in all, and whether every repetition passed its checks."""
+    """Return the medians over the repetitions of one writer and process count (rates, with their range,
+    latency percentiles, lock hold percentiles, backends waiting for a lock and in a transaction, CPU), the
+    answers that were not 2xx in all, and whether every repetition passed its checks."""
     holds = [r["lock_hold_ms"] for r in runs if r["lock_hold_ms"]["measured"]]
     return {
         "reps": len(runs),
         **{key: median_of(runs, key) for key in ("per_s", "p50_ms", "p99_ms", "client_cpu_cores")},
+        "per_s_range": [min(r["per_s"] for r in runs), max(r["per_s"] for r in runs)] if runs else None,
         "lock_waiting_mean": median_of([r["backends"] for r in runs], "lock_waiting_mean"),
         "in_transaction_mean": median_of([r["backends"] for r in runs], "in_transaction_mean"),
         "server_cpu_cores": [statistics.median(cores) for cores in zip(*(r["server_cpu_cores"] for r in runs))],
