@@ -172,9 +172,10 @@ def writes_table(item: dict) -> list[str]:
         f"Closed-loop writers; REST: {item['reps']} repetitions of {num(item['seconds'])} s for each process count, "
         f"alternating (medians, the rates' range in brackets); raw: {num(item['raw_seconds'])} s; each after "
         f"{num(item['warmup_s'])} s of warm-up. Writers are threads in {item['client_processes']} client processes "
-        "on the same 2 cores as the servers, nginx and PostgreSQL. REST: POST /api/v1/incidents/ through nginx (the deploy site, TLS), each "
-        "create raising one alert; raw: INSERT of a point row + COMMIT (psycopg). Checks, every REST cell: event ids "
-        "gap-free and numbering creates + alerts; one WebSocket through nginx got every event once, in order.",
+        "on the same 2 cores as the servers, nginx and PostgreSQL. REST: POST /api/v1/incidents/ through nginx "
+        "(the deploy site, TLS), each create raising one alert; raw: INSERT of a point row + COMMIT (psycopg). "
+        "Checks, every REST cell: event ids gap-free and numbering creates + alerts; one WebSocket through nginx got "
+        "every event once, in order.",
         "",
         "| writers | raw /s | 1 process: creates/s | p50 (ms) | p99 (ms) | 2 processes: creates/s | p50 (ms) "
         "| p99 (ms) | 2nd process adds | lock hold p50 / p99 (ms), 2 processes | not 2xx (1 / 2 proc.) "
