@@ -23,7 +23,7 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 RESULTS = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
 # Ports 18200-18299 belong to the benchmarks; each server a run starts gets its own.
-PORTS = {"django": 18200, "baseline": 18201, "map": 18202, "latency": 18203}
+PORTS = {"django": 18200, "baseline": 18201, "map": 18202, "latency": 18203, "writes": 18210}  # writes: 18210-18215
 BENCH_DB = "tracker_bench"
 DATABASE_URL = f"postgis://tracker:tracker@127.0.0.1:5432/{BENCH_DB}"
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=tracker password=tracker dbname=postgres"

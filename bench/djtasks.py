@@ -149,6 +149,57 @@ def task_latency(args) -> dict:
     return {"rounds": rounds}
 
 
+def task_create_statements(args) -> dict:
+    """Count the SQL statements of one REST create that raises one alert.
+
+    Makes sure the writes benchmark's area (`bbox`, threshold high) exists, creating it through the service if
+    not; then POSTs a high-severity incident at the area's centre through the test client (the whole
+    middleware stack, token authentication and view) twice, and captures the second: the first pays one-off
+    queries of a new process. Returns the count of the statements Django sent apart from BEGIN and COMMIT
+    (counted the same way, the raw baseline's INSERT + COMMIT is 1), the count of those, the text of all, and
+    the alerts and events that create made. The pool's check of its connection (an empty round trip before
+    each request) is not a Django query and is not counted."""
+    from django.contrib.gis.geos import Polygon
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.push import API_PATH, incident_body
+    from bench.writers import DESCRIPTION
+    from tracker.models import Alert, AreaOfInterest
+
+    if not AreaOfInterest.objects.filter(name=WRITES_AREA).exists():
+        services.area_create(name=WRITES_AREA, polygon=Polygon.from_bbox(args.bbox), threshold=Severity.HIGH)
+    token = Token.objects.get(user__username=USERNAME).key
+    client = Client(headers={"Authorization": f"Token {token}", "Accept": "application/json"})
+    lon, lat = (args.bbox[0] + args.bbox[2]) / 2, (args.bbox[1] + args.bbox[3]) / 2
+
+    def create(name: str):
+        response = client.post(API_PATH, json.dumps(incident_body(name, lon, lat, DESCRIPTION)),
+                               content_type="application/json")
+        if response.status_code != 201:
+            raise RuntimeError(f"POST {API_PATH}: {response.status_code} {response.content[:300]!r}")
+        return response.json()["id"]
+
+    create("writes statements warm-up")
+    last_event = Event.objects.order_by("-id").values_list("id", flat=True).first()
+    with CaptureQueriesContext(connection) as captured:
+        incident_id = create("writes statements")
+    sql = [query["sql"] for query in captured]
+    statements = [text for text in sql if text not in TRANSACTION_CONTROL]
+    return {
+        "statements": len(statements),
+        "transaction_control": len(sql) - len(statements),
+        "sql": [text[:200] for text in sql],
+        "alerts": Alert.objects.filter(incident_id=incident_id).count(),
+        "events": Event.objects.filter(id__gt=last_event).count(),
+    }
+
+
+# The area the writes benchmark's incidents fall in (bench/writes.py): each create raises one alert.
+WRITES_AREA = "writes bench area"
+# What Django's query log records of transaction management (since Django 4.2), apart from the statements.
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+
 # The alert rule's query as PostGIS runs it for one incident (selectors.areas_alerting_for), without Django.
 RAW_ALERT_QUERY = (
     "SELECT id FROM tracker_areaofinterest "
@@ -173,6 +224,8 @@ def main() -> None:
     latency.add_argument("--count", type=int, required=True)
     latency.add_argument("--warmup", type=int, default=20)
     latency.add_argument("--seed", type=int, default=5)
+    statements = tasks.add_parser("create_statements")
+    statements.add_argument("--bbox", type=float, nargs=4, required=True)
     args = parser.parse_args()
     result = globals()[f"task_{args.task}"](args)
     connection.close()

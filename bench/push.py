@@ -105,6 +105,15 @@ class ClientFleet:
                         process.kill()
 
 
+def incident_body(name: str, lon: float, lat: float, description: str, severity: str = "high") -> dict:
+    """Return the body of POST /api/v1/incidents/: a GeoJSON Feature of an open incident at (lon, lat)."""
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"name": name, "description": description, "severity": severity},
+    }
+
+
 class RestPoster:
     """Creates incidents through POST /api/v1/incidents/, each named with the time its POST started."""
 
@@ -120,11 +129,7 @@ class RestPoster:
         session = getattr(self.local, "session", None) or requests.Session()
         self.local.session = session
         t0 = time.time_ns()
-        feature = {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [-58.38 + (seq % 100) / 1000, -34.60]},
-            "properties": {"name": f"{kind} {seq} {t0}", "description": self.description, "severity": "high"},
-        }
+        feature = incident_body(f"{kind} {seq} {t0}", -58.38 + (seq % 100) / 1000, -34.60, self.description)
         try:
             status = session.post(self.url, json=feature, headers=self.headers, timeout=30).status_code
         except requests.RequestException:

@@ -142,6 +142,111 @@ def slow_socket_table(item: dict) -> list[str]:
     return lines
 
 
+def lock_ms(summary: dict) -> str:
+    hold = summary.get("lock_hold_ms", {})
+    return f"{num(hold['p50'], 2)} / {num(hold['p99'], 2)}" if hold.get("measured") else "not measured"
+
+
+def checks(summary: dict) -> str:
+    if not summary.get("reps"):
+        return "-"
+    return "ok" if summary["checks_passed"] else "**failed**"
+
+
+def rate(summary: dict) -> str:
+    """Return the median rate of a writes summary with the range over its repetitions: "56.0 (52-60)"."""
+    low_high = summary.get("per_s_range")
+    spread = f" ({num(low_high[0])}-{num(low_high[1])})" if low_high and summary.get("reps", 0) > 1 else ""
+    return num(summary.get("per_s"), 1) + spread
+
+
+def writes_row(item: dict, writers: int) -> dict:
+    """Return the item's summary row at `writers` (bench.writes.summarise), {} if it has none."""
+    return next((row for row in item.get("by_writers", []) if row["writers"] == writers), {})
+
+
+def writes_table(item: dict) -> list[str]:
+    if not item:
+        return ["not run"]
+    lines = [
+        f"Closed-loop writers; REST: {item['reps']} repetitions of {num(item['seconds'])} s for each process count, "
+        f"alternating (medians, the rates' range in brackets); raw: {num(item['raw_seconds'])} s; each after "
+        f"{num(item['warmup_s'])} s of warm-up. Writers are threads in {item['client_processes']} client processes "
+        "on the same 2 cores as the servers, nginx and PostgreSQL. REST: POST /api/v1/incidents/ through nginx "
+        "(the deploy site, TLS), each create raising one alert; raw: INSERT of a point row + COMMIT (psycopg). "
+        "Checks, every REST cell: event ids gap-free and numbering creates + alerts; one WebSocket through nginx got "
+        "every event once, in order.",
+        "",
+        "| writers | raw /s | 1 process: creates/s | p50 (ms) | p99 (ms) | 2 processes: creates/s | p50 (ms) "
+        "| p99 (ms) | 2nd process adds | lock hold p50 / p99 (ms), 2 processes | not 2xx (1 / 2 proc.) "
+        "| backends waiting for a lock / in a transaction (mean, 2 proc.) "
+        "| CPU (cores, 2 proc.): servers / clients | checks (1 / 2 proc.) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|",
+    ]
+    for row in item.get("by_writers", []):
+        one, two = row["rest"]["1"], row["rest"]["2"]
+        gain = row.get("second_process_gain")
+        lines.append(
+            f"| {row['writers']} | {num(row.get('raw_per_s'))} | {rate(one)} | {num(one.get('p50_ms'))} "
+            f"| {num(one.get('p99_ms'))} | {rate(two)} | {num(two.get('p50_ms'))} "
+            f"| {num(two.get('p99_ms'))} | {'-' if gain is None else f'{100 * gain:+.0f} %'} | {lock_ms(two)} "
+            f"| {num(one.get('not_2xx'))} / {num(two.get('not_2xx'))} "
+            f"| {num(two.get('lock_waiting_mean'), 1)} / {num(two.get('in_transaction_mean'), 1)} "
+            f"| {' + '.join(num(c, 2) for c in two.get('server_cpu_cores', []))} "
+            f"/ {num(two.get('client_cpu_cores'), 2)} "
+            f"| {checks(one)} / {checks(two)} |"
+        )
+    busy = [r["machine_busy"] for r in item.get("runs", []) if r.get("mode") == "rest"]
+    if busy:
+        lines += ["", f"The machine's CPU was {100 * min(busy):.0f}-{100 * max(busy):.0f} % busy during the REST cells "
+                      "(the servers, PostgreSQL, nginx, the clients and whatever else ran on it)."]
+    ceiling = [r for r in item.get("runs", []) if r.get("mode") == "static"]
+    if ceiling:
+        lines += ["", "What the client and nginx do at all (a static file through nginx): " + ", ".join(
+            f"{num(r['per_s'])}/s at {r['writers']} writers (client CPU {num(r['client_cpu_cores'], 2)} cores)"
+            for r in ceiling) + "."]
+    failed = [r for r in item.get("runs", []) if "failed" in r]
+    if failed:
+        lines += ["", "Failed cells: " + "; ".join(f"{r['cell']}: {r['failed'][:120]}" for r in failed) + "."]
+    statements = item.get("statements")
+    if statements:
+        lines += ["", f"SQL statements of one create ({statements['alerts']} alert, {statements['events']} events), "
+                      f"BEGIN and COMMIT apart (the raw baseline: 1), captured by Django through the test client: "
+                      f"{statements['statements']} (+ {statements['transaction_control']}); the pool's connection "
+                      "check before each request is not counted.", ""]
+        lines += [f"{n}. `{sql[:110]}`" for n, sql in enumerate(statements["sql"], 1)]
+    return lines
+
+
+def writes_targets(item: dict) -> list[tuple]:
+    """Return the target rows of the writes item (issue 14): (target, measured, met or None)."""
+    goal = item.get("targets", {})
+    at = goal.get("at_writers", 16)
+    row = writes_row(item, at)
+    two = row.get("rest", {}).get("2", {})
+    gain = row.get("second_process_gain")
+    hold = two.get("lock_hold_ms", {})
+    statements = item.get("statements", {}).get("statements")
+    rest = [r for r in item.get("runs", []) if r.get("mode") == "rest"]
+    return [
+        (f"writes, {at} writers, 2 processes: >= {goal.get('creates_per_s')} creates/s",
+         f"{num(two.get('per_s'), 1)}/s", None if two.get("per_s") is None else two["per_s"] >= goal["creates_per_s"]),
+        (f"writes, {at} writers, 2 processes: p99 <= {goal.get('p99_ms')} ms", f"{num(two.get('p99_ms'))} ms",
+         None if two.get("p99_ms") is None else two["p99_ms"] <= goal["p99_ms"]),
+        (f"writes, {at} writers: the 2nd process adds >= {100 * goal.get('second_process_gain', 0):.0f} %",
+         "-" if gain is None else f"{100 * gain:+.0f} %",
+         None if gain is None else gain >= goal["second_process_gain"]),
+        (f"writes: event-id lock held <= {goal.get('lock_hold_p99_ms')} ms p99 ({at} writers, 2 processes)",
+         f"{num(hold['p99'], 2)} ms" if hold.get("measured") else "not measured",
+         hold["p99"] <= goal["lock_hold_p99_ms"] if hold.get("measured") else None),
+        (f"writes: <= {goal.get('statements')} SQL statements per create raising one alert", num(statements),
+         None if statements is None else statements <= goal["statements"]),
+        ("writes: log gap-free, every event to a socket once, in order",
+         f"{sum(r['checks_passed'] for r in rest)} of {len(rest)} cells",
+         None if not rest else item.get("all_checks_passed")),
+    ]
+
+
 def verdict(ok) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
@@ -186,6 +291,8 @@ def targets(results: dict) -> list[str]:
     slow = results.get("slow_socket")
     rows.append(("a stalled socket: the others' p99 within 2x", f"{slow['p99_ratio']:.2f}x" if slow else "-",
                  None if not slow else slow["p99_ratio"] <= 2))
+    if results.get("writes"):
+        rows += writes_targets(results["writes"])
     return ["| target | measured | |", "|---|---:|---|"] + [f"| {t} | {m} | {verdict(ok)} |" for t, m, ok in rows]
 
 
@@ -229,6 +336,10 @@ def markdown(results: dict) -> str:
         "## 6. One socket that stops reading (bench/slow_socket.py)",
         "",
         *slow_socket_table(results.get("slow_socket", {})),
+        "",
+        "## 7. Concurrent writers (bench/writes.py)",
+        "",
+        *writes_table(results.get("writes", {})),
         "",
     ]
     return "\n".join(out)

@@ -1,7 +1,6 @@
 """Several server processes sharing PostGIS and Redis, behind the nginx site and systemd units of deploy/."""
 
 import asyncio
-import re
 import shutil
 import ssl
 import subprocess
@@ -13,7 +12,9 @@ from django.conf import settings
 from tests.conftest import in_thread
 from tests.support.asgi_server import AsgiServer, start_all
 from tests.support.http import http, report_incident
-from tests.support.processes import ROOT, free_port, wait_until
+from tests.support.nginx import Nginx
+from tests.support.nginx import binary as nginx_binary
+from tests.support.processes import ROOT, free_port
 from tests.support.stream_client import StreamClient, logged_event_ids
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(60)]
@@ -51,74 +52,21 @@ async def test_client_on_one_process_receives_changes_made_through_the_other(two
     assert client.connections == 1
 
 
-def site_config_for_test(port: int, upstreams: list[AsgiServer], static_root, cert, key) -> str:
-    """Return deploy/nginx/tracker.conf with only its ports, paths and certificate replaced by the test's."""
-    config = (ROOT / "deploy" / "nginx" / "tracker.conf").read_text()
-    production_upstream = r"(?m)^    server 127\.0\.0\.1:800\d (.*);\n"
-    options = re.findall(production_upstream, config)
-    assert len(options) == 4 and "    least_conn;\n" in config, "the upstream block of tracker.conf changed"
-    config = re.sub(production_upstream, "", config).replace(
-        "    least_conn;\n", "    least_conn;\n" + "".join(f"    server {s.base} {options[0]};\n" for s in upstreams)
-    )
-    for old, new in [
-        ("listen 80;", f"listen 127.0.0.1:{free_port()};"),
-        ("listen [::]:80;\n", ""),
-        ("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;"),
-        ("listen [::]:443 ssl;\n", ""),
-        ("/opt/tracker/staticfiles/", f"{static_root}/"),
-        ("/etc/letsencrypt/live/tracker.example.org/fullchain.pem", str(cert)),
-        ("/etc/letsencrypt/live/tracker.example.org/privkey.pem", str(key)),
-    ]:
-        assert old in config, f"deploy/nginx/tracker.conf no longer has {old!r}"
-        config = config.replace(old, new)
-    return config
-
-
 @pytest.fixture
 def nginx(tmp_path, two_servers):
     """Run nginx with the deploy site (TLS with a throw-away certificate) in front of the two servers."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not shutil.which(binary):
+    if nginx_binary() is None:
         pytest.skip("nginx is not installed (deploy/provision.sh installs nginx-light)")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=30,
-    )
     static = tmp_path / "static"
     static.mkdir()
     (static / "app.0123456789ab.js").write_text("export const hashed = true;\n")
     (static / "robots.txt").write_text("User-agent: *\n")
-    port = free_port()
-    (tmp_path / "tracker.conf").write_text(site_config_for_test(port, two_servers, static, cert, key))
-    (tmp_path / "nginx.conf").write_text(
-        f"""
-user root;
-daemon off;
-worker_processes 1;
-pid {tmp_path}/nginx.pid;
-error_log stderr warn;
-events {{ worker_connections 256; }}
-http {{
-    include /etc/nginx/mime.types;
-    access_log off;
-    client_body_temp_path {tmp_path}/body;
-    proxy_temp_path {tmp_path}/proxy;
-    include {tmp_path}/tracker.conf;
-}}
-"""
-    )
-    command = [binary, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
-    assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    site = Nginx(tmp_path, [s.base for s in two_servers], port=free_port(), redirect_port=free_port(),
+                 static_root=static)
     try:
-        wait_until(lambda: http(f"https://127.0.0.1:{port}/healthz", insecure=True).status, 10, "nginx")
-        yield f"127.0.0.1:{port}"
+        yield site.start().base
     finally:
-        process.terminate()
-        process.wait(10)
+        site.stop()
 
 
 async def test_through_nginx_static_files_api_and_websocket(nginx, token):

@@ -4,6 +4,7 @@ resume, multi-process and fault tests share."""
 import asyncio
 import json
 import random
+import ssl
 import time
 from dataclasses import dataclass, field
 
@@ -17,12 +18,15 @@ class StreamClient:
     """A WebSocket client that keeps every event it receives and resumes with ?after=<last id> on reconnect.
 
     `ids` is everything received, duplicates included, in arrival order: the tests check it is exactly
-    1..N. `connections` counts successful handshakes, `close_codes` the server's close codes.
+    1..N. `connections` counts successful handshakes, `close_codes` the server's close codes. `after` is where
+    the first connection resumes (0: the whole log); `tls`, the TLS context for wss:// URLs (default: verified).
     """
 
     name: str
     urls: list[str]
     token: str
+    after: int = 0
+    tls: ssl.SSLContext | None = None
     ids: list[int] = field(default_factory=list)
     connections: int = 0
     resyncs: int = 0
@@ -30,7 +34,7 @@ class StreamClient:
 
     @property
     def last(self) -> int:
-        return self.ids[-1] if self.ids else 0
+        return self.ids[-1] if self.ids else self.after
 
     async def follow(
         self,
@@ -66,6 +70,7 @@ class StreamClient:
             open_timeout=5,
             close_timeout=2,
             proxy=None,
+            **({} if self.tls is None else {"ssl": self.tls}),
         ) as ws:
             self.connections += 1
             budget = rng.randint(*drop_after) if drop_after else None
