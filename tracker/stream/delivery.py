@@ -1,14 +1,12 @@
 """One socket's delivery: everything a socket is sent goes through its own bounded queue and one writer task.
 
-The process fan-out and the ticker (tracker.stream.fanout) only hand work to a socket (`push`, `catch_up`,
-`ping`: plain calls that never wait), and the socket's writer task does its sending: the hello and the
-replay first, then the queue in order. The one exception is the common case of a socket that keeps up: a
-live event that finds the writer idle, nothing queued and no gap is sent by `push` itself, inline, up to the
-ASGI send's first suspension (`send_now`); whatever is left of that send is the writer's next item. So:
+The process fan-out and the ticker (tracker.stream.fanout) only *queue* work for a socket (`push`,
+`catch_up`, `ping`: plain calls that never wait), and the socket's writer task does all of its sending: the
+hello and the replay first, then the queue in order. So:
 
-- Exactly once, in id order, by construction: there is one sender per socket at a time, it drops any id it
-  already sent and fills a gap before an event from the log (safe because event ids are gap-free and
-  commit-ordered), and `last_sent` only grows. (Before, the live push, the replay and the catch-up took turns on an asyncio.Lock,
+- Exactly once, in id order, by construction: there is one sender per socket, it drops any id it already sent
+  and fills a gap before an event from the log (safe because event ids are gap-free and commit-ordered), and
+  `last_sent` only grows. (Before, the live push, the replay and the catch-up took turns on an asyncio.Lock,
   whose hand-over to a queued waiter let two of them send the same id, or an older id after a newer one.)
 - A client that stops reading (its TCP window full: a frozen laptop on a bad network) holds up only its own
   writer: its ASGI send waits (uvicorn stops at a 64 KiB write buffer), the other sockets of the process do
@@ -20,7 +18,6 @@ ASGI send's first suspension (`send_now`); whatever is left of that send is the 
 import asyncio
 import json
 import logging
-import types
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -39,35 +36,6 @@ logger = logging.getLogger(__name__)
 CLOSE_TOO_SLOW = 4408
 
 PING = object()  # a queued heartbeat
-
-
-class Unfinished:
-    """A live event's send that the fan-out started and that suspended (the ASGI server applies backpressure:
-    the socket's write buffer is full). Queued first; the writer finishes it before anything else."""
-
-    __slots__ = ("event_id", "send", "waiting_on")
-
-    def __init__(self, event_id: int, send, waiting_on) -> None:
-        self.event_id, self.send, self.waiting_on = event_id, send, waiting_on
-
-
-@types.coroutine
-def finish(coroutine, waiting_on):
-    """Run the rest of `coroutine`, suspended on `waiting_on` (what it yielded to the event loop), as the
-    awaiting task's own steps: return its result or raise its exception; a cancellation is thrown into it."""
-    while True:
-        try:
-            value = yield waiting_on
-        except BaseException as error:
-            try:
-                waiting_on = coroutine.throw(error)
-            except StopIteration as done:
-                return done.value
-        else:
-            try:
-                waiting_on = coroutine.send(value)
-            except StopIteration as done:
-                return done.value
 
 replay_plan = database_sync_to_async(replay.replay_plan)
 fetch_events = database_sync_to_async(replay.events_after)
@@ -127,29 +95,7 @@ class Delivery:
             self.close_soon(CLOSE_TOO_SLOW)
             return
         self.position = event_id
-        if self.waiter is not None and event_id == self.last_sent + 1:
-            self.send_now(event_id, text)
-        else:
-            self.put((event_id, text))
-
-    def send_now(self, event_id: int, text: str) -> None:
-        """Send the next live event from the caller (the fan-out) while the writer is idle: the ASGI send runs
-        inline up to its first suspension, as a task started eagerly would (Python 3.12's eager tasks).
-
-        A socket that keeps up never suspends (the server waits only while the socket's write buffer is
-        full), so the event costs no wake-up of the writer task: at 1,000 sockets that is 1,000 task steps
-        per event fewer on the loop that every request shares. A send that does suspend is queued as
-        Unfinished, before anything else, for the writer to complete: the fan-out never waits for a socket,
-        and the socket still has one sender at a time, in id order."""
-        send = self.socket.base_send({"type": "websocket.send", "text": text})
-        try:
-            waiting_on = send.send(None)
-        except StopIteration:
-            self.sent(event_id)
-        except Exception as error:
-            self.ended(error)
-        else:
-            self.put(Unfinished(event_id, send, waiting_on))
+        self.put((event_id, text))
 
     def catch_up(self, envelopes: list[dict]) -> None:
         """Queue the envelopes (consecutive ids, read from the log by the ticker, shared by every lagging
@@ -213,10 +159,7 @@ class Delivery:
                     self.waiter = self.loop.create_future()
                     await self.waiter
                 item = self.queue.popleft()
-                if isinstance(item, Unfinished):
-                    await finish(item.send, item.waiting_on)
-                    self.sent(item.event_id)
-                elif item is PING:
+                if item is PING:
                     await self.send_control({"type": "ping"})
                 elif isinstance(item, list):
                     self.catch_up_queued = False
@@ -225,17 +168,12 @@ class Delivery:
                             await self.send_event(envelope["id"], encode(envelope))
                 else:
                     await self.send_event(*item)
-        except Exception as error:  # (not CancelledError: stop() ends the writer that way)
-            self.ended(error)
-
-    def ended(self, error: Exception) -> None:
-        """Stop after a failed send or read: close with CLOSE_UNAVAILABLE if PostgreSQL or Redis is away; else
-        the client is gone, or the socket was closed meanwhile, and nothing more can be sent."""
-        if isinstance(error, UNAVAILABLE_ERRORS):
+        except UNAVAILABLE_ERRORS as error:
             logger.warning("closing socket: service unavailable (%r)", error)
-            self.close_soon(CLOSE_UNAVAILABLE)
-        else:
-            logger.info("delivery to a socket ended", exc_info=error)
+            await self.close(CLOSE_UNAVAILABLE)
+        except Exception:  # (not CancelledError: stop() ends the writer that way)
+            # A send failed (the client is gone, or the socket was closed meanwhile): nothing more can be sent.
+            logger.info("delivery to a socket ended", exc_info=True)
             self.stop()
 
     async def replay(self, after: int | None) -> None:
@@ -262,9 +200,6 @@ class Delivery:
 
     async def send_frame(self, event_id: int, text: str) -> None:
         await self.socket.base_send({"type": "websocket.send", "text": text})
-        self.sent(event_id)
-
-    def sent(self, event_id: int) -> None:
         self.last_sent = event_id
         self.last_send_at = self.loop.time()
 
