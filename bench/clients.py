@@ -8,7 +8,8 @@ Protocol (one JSON object per stdout line, one command per stdin line):
   -> {"event": "connected", "ok", "failed", "start_ns", "end_ns", "handshake_ms"}
   report KIND FIRST LAST TIMEOUT                   wait (at most TIMEOUT s) until every socket has frames
                                                    KIND FIRST..LAST, then report and forget them
-  -> {"event": "report", "expected", "received", "duplicates", "latency_us", "first_ns", "last_ns", "closed"}
+  -> {"event": "report", "expected", "received", "duplicates", "latency_us", "stages_us", "first_ns", "last_ns",
+      "closed"}
   close                                            close every socket, print {"event": "closed"}, exit
 
 A frame is recognised by the marker in its incident name, "<kind> <seq> <t0_ns>" (bench.djtasks.marker);
@@ -20,6 +21,7 @@ import asyncio
 import json
 import sys
 import time
+from datetime import datetime
 
 import uvloop
 from websockets.asyncio.client import connect
@@ -30,6 +32,20 @@ NAME_KEY = '"name":"'
 INCIDENT_TYPE = '"type":"incident"'
 # Handshakes in flight per process: enough to keep the server busy without overflowing its listen backlog.
 CONNECT_CONCURRENCY = 64
+AT_KEY = '"at":"'
+# One socket in this many also splits its latency at the event's `at` (the server's clock when it recorded the
+# event, before the commit): the request up to there, and commit + publish + fan-out + receipt after it. Few,
+# so that parsing the date does not load the client.
+STAGE_EVERY = 100
+
+
+def event_at_ns(frame: str) -> int | None:
+    """Return the envelope's `at` (ISO 8601, millisecond precision) in ns since the epoch, None if absent."""
+    start = frame.find(AT_KEY)
+    if start < 0:
+        return None
+    start += len(AT_KEY)
+    return int(datetime.fromisoformat(frame[start : frame.find('"', start)]).timestamp() * 1e9)
 
 
 def parse_marker(frame: str) -> tuple[str, int, int] | None:
@@ -58,6 +74,7 @@ class Fleet:
         self.headers = {"Authorization": f"Token {token}"} if token else {}
         self.sockets = []
         self.received: dict[str, list[tuple[int, int, int]]] = {}  # kind -> [(socket, seq, latency or recv ns)]
+        self.stages: dict[str, list[tuple[int, int]]] = {}  # kind -> [(t0 to `at`, `at` to receipt), ns]
         self.closed = 0
         self.waiting: tuple[str, int, int, int, asyncio.Event] | None = None
         self.in_range = 0
@@ -105,6 +122,8 @@ class Fleet:
                 kind, seq, t0 = mark
                 # For markers without a start time (t0 = 0: a burst) the receipt time itself is kept.
                 self.received.setdefault(kind, []).append((index, seq, now - t0 if t0 else now))
+                if t0 and index % STAGE_EVERY == 0 and (at := event_at_ns(frame)) is not None:
+                    self.stages.setdefault(kind, []).append((at - t0, now - at))
                 if self.waiting is not None:
                     wkind, first, last, expected, done = self.waiting
                     if kind == wkind and first <= seq <= last:
@@ -128,6 +147,7 @@ class Fleet:
                 pass
         self.waiting = None
         records = [r for r in self.received.pop(kind, []) if first <= r[1] <= last]
+        stages = self.stages.pop(kind, [])
         unique = {(index, seq) for index, seq, _ in records}
         values = [value for _, _, value in records]
         report = {
@@ -141,6 +161,7 @@ class Fleet:
             report.update(first_ns=min(values, default=0), last_ns=max(values, default=0))
         else:
             report["latency_us"] = [v // 1000 for v in values]
+            report["stages_us"] = [(before // 1000, after // 1000) for before, after in stages]
         return report
 
     async def close_all(self) -> None:

@@ -122,13 +122,14 @@ def http_get(url: str, timeout: float = 10, headers: dict | None = None) -> tupl
 class Server:
     """A server process the benchmark started: its output goes to bench/results/<name>.log.tmp."""
 
-    def __init__(self, name: str, command: list[str], port: int, env: dict[str, str] | None = None):
+    def __init__(self, name: str, command: list[str], port: int, env: dict[str, str] | None = None,
+                 cwd: Path = ROOT):
         self.name, self.command, self.port = name, command, port
         self.log_path = RESULTS / f"{name}.log.tmp"
         with open(self.log_path, "wb") as log:
             # A session of its own, so stopping it stops any worker processes it forked too.
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=raise_open_files,
             )
 
@@ -190,11 +191,11 @@ def running(server: Server):
         server.stop()
 
 
-def asgi_command(kind: str, port: int) -> list[str]:
+def asgi_command(kind: str, port: int, root: Path = ROOT) -> list[str]:
     """Return the command that serves the Tracker ASGI app with server `kind` (daphne, uvicorn, granian) on
-    one process. daphne and uvicorn run exactly as deployed (deploy/serve.sh)."""
+    one process, from the checkout at `root`. daphne and uvicorn run exactly as deployed (deploy/serve.sh)."""
     if kind in ("daphne", "uvicorn"):
-        return ["bash", str(ROOT / "deploy" / "serve.sh"), kind, HOST, str(port)]
+        return ["bash", str(root / "deploy" / "serve.sh"), kind, HOST, str(port)]
     if kind == "granian":
         # Granian counts each open WebSocket against --backpressure (default backlog/workers = 1024), so it
         # would stop accepting at 1,024 sockets; the limit is raised to what the benchmark opens.

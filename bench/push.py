@@ -8,22 +8,27 @@ the baseline), connect N sockets from several client processes, then
   - saturation: `burst` events committed in one transaction (baseline: PUBLISHed back to back), timing from
     the commit until the last socket has the last frame: frames/s the server fans out when it cannot keep up;
   - memory: the server's RSS after N sockets minus before any, per socket.
+
+`python -m bench.push [N ...]` runs this item alone (see the end of this module), for A/B work on the push path.
 """
 
 import asyncio
 import json
 import os
+import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import redis
 import requests
 
+from bench import database
 from bench.common import (
-    HOST, PORTS, PREFIX, PYTHON, REDIS_URL, ROOT, Server, asgi_command, django_env, django_task, median_of,
-    profiled, running, summarize,
+    HOST, PORTS, PREFIX, PYTHON, REDIS_URL, ROOT, Server, asgi_command, django_env, django_task, log, median_of,
+    profiled, raise_open_files, running, summarize,
 )
 
 LAYERS = {
@@ -91,6 +96,7 @@ class ClientFleet:
             merged["last_ns"] = max(a["last_ns"] for a in answers)
         else:
             merged["latency_ms"] = [us / 1000 for a in answers for us in a["latency_us"]]
+            merged["stages_ms"] = [(b / 1000, c / 1000) for a in answers for b, c in a.get("stages_us", [])]
         return merged
 
     async def close(self) -> None:
@@ -189,8 +195,11 @@ async def measure(target: dict, n: int, token: str, template: str, plan: dict) -
     prefix = f"{PREFIX}-{uuid.uuid4().hex[:8]}"
     layer_env = {"CHANNEL_LAYER_BACKEND": LAYERS[target.get("layer", "pubsub")], "CHANNEL_LAYER_PREFIX": prefix}
     if kind == "tracker":
-        server = Server(f"push-{target['server']}-{target['layer']}-{n}", asgi_command(target["server"], port), port,
-                        django_env(**layer_env))
+        # A/B (python -m bench.push): a variant may set environment variables or run another checkout.
+        root = Path(target.get("root", ROOT))
+        server = Server(f"push-{target.get('name', target['server'])}-{target['layer']}-{n}",
+                        asgi_command(target["server"], port, root), port,
+                        django_env(**layer_env, **target.get("env", {})), cwd=root)
     else:
         server = Server(f"push-baseline-{n}", [PYTHON, "-m", "bench.baseline_server", "--port", str(port),
                                               "--channel", prefix], port, django_env())
@@ -217,7 +226,7 @@ async def measure(target: dict, n: int, token: str, template: str, plan: dict) -
                 result.update(rss_before_kb=rss_before, rss_after_kb=rss_after,
                               kb_per_socket=(rss_after - rss_before) / max(1, result["connected"]))
                 with profiled(server.pid, server.name):
-                    result["reps"] = await latency_reps(fleet, poster, plan)
+                    result["reps"] = await latency_reps(fleet, poster, plan, split=kind == "tracker")
                     result["burst"] = await burst(fleet, poster, target, plan, layer_env, n)
             finally:
                 await fleet.close()
@@ -229,20 +238,28 @@ async def measure(target: dict, n: int, token: str, template: str, plan: dict) -
     return result
 
 
-async def latency_reps(fleet: ClientFleet, poster, plan: dict) -> list[dict]:
+async def latency_reps(fleet: ClientFleet, poster, plan: dict, split: bool) -> list[dict]:
+    """Return each repetition's deliveries and latency; with `split`, also the latency split at the event's `at`
+    (the server's clock when it recorded the event, before the commit), on a sample of the sockets
+    (bench.clients.STAGE_EVERY): the request up to there, then the commit, publish, fan-out and receipt. The
+    floor's frames carry no `at` of their own."""
     reps = []
     seq = 0
     count = int(plan["rate"] * plan["seconds"])
     for _ in range(plan["reps"]):
         await poster.create(seq, count, plan["rate"])
         got = await fleet.collect("bench", seq, seq + count - 1, timeout=plan["drain_s"])
-        reps.append({
+        rep = {
             "incidents": count,
             "expected": got["expected"],
             "received": got["received"],
             "duplicates": got["duplicates"],
             **{k: v for k, v in summarize(got["latency_ms"]).items() if k != "count"},
-        })
+        }
+        if split:
+            rep["to_at_ms"] = summarize([before for before, _ in got["stages_ms"]])
+            rep["from_at_ms"] = summarize([after for _, after in got["stages_ms"]])
+        reps.append(rep)
         seq += count
     return reps
 
@@ -295,3 +312,44 @@ def plan_for(n: int, reps: int, seconds: float) -> dict:
         "drain_s": 15.0,
         "burst_frames": 60_000,
     }
+
+
+
+async def run_reduced(counts: list[int], reps: int, seconds: float, variants: list[dict]) -> list[dict]:
+    """Run item 1 at each of `counts` sockets only, on a fresh bench database: the floor, then one Tracker run
+    per variant (overrides of the default target: "env" for the server, "root" for another checkout, "name"
+    for its log and profile files). Log each run's figures and its latency split at the event's `at`; return
+    the runs."""
+    database.recreate()
+    token = database.bench_token()
+    template = django_task("frame")["template"]
+    runs = []
+    for n in counts:
+        for target in ({"kind": "baseline"}, *({"kind": "tracker", "server": "uvicorn", "layer": "pubsub", **v}
+                                                for v in variants or [{}])):
+            log(f"push: {target} with {n} sockets")
+            run = await measure(target, n, token, template, plan_for(n, reps, seconds))
+            runs.append(run)
+            log(f"  p50 {run['p50_ms']:.1f} ms  p99 {run['p99_ms']:.1f} ms  delivered {run['delivered']:.4f}  "
+                f"fps {run['fps'] or 0:.0f}  POST p50 {run['post_ms'].get('p50', 0):.1f} ms")
+            for rep in run["reps"]:
+                if "to_at_ms" in rep:
+                    to_at, from_at = rep["to_at_ms"], rep["from_at_ms"]
+                    log(f"  rep: p50/p99 {rep['p50']:.0f}/{rep['p99']:.0f} ms; POST start to `at` "
+                        f"{to_at.get('p50', 0):.0f}/{to_at.get('p99', 0):.0f}, `at` to receipt "
+                        f"{from_at.get('p50', 0):.0f}/{from_at.get('p99', 0):.0f} ({to_at['count']} samples)")
+    return runs
+
+
+if __name__ == "__main__":
+    # A reduced item 1 for work on the push path; prints its figures and writes no results file:
+    #   python -m bench.push [N ...]          (default 1000 sockets; BENCH_PUSH_REPS=3, BENCH_PUSH_SECONDS=6)
+    #   BENCH_PUSH_VARIANTS='{"name":"before","root":"/path/to/other/checkout"};{"name":"after"}'   an A/B
+    # Like every benchmark here, run it under `flock /tmp/bench.lock` on a shared machine.
+    raise_open_files()
+    asyncio.run(run_reduced(
+        [int(arg) for arg in sys.argv[1:]] or [1000],
+        int(os.environ.get("BENCH_PUSH_REPS", "3")),
+        float(os.environ.get("BENCH_PUSH_SECONDS", "6")),
+        [json.loads(v) for v in os.environ.get("BENCH_PUSH_VARIANTS", "").split(";") if v.strip()],
+    ))

@@ -145,8 +145,12 @@ class Ticker:
                 handed = 0
                 while True:
                     message = await layer.receive(channel)
+                    event_id, text = message["id"], message["text"]
                     for socket in list(self.sockets):
-                        self.push(socket, message["id"], message["text"])
+                        try:
+                            socket.push(event_id, text)
+                        except Exception:  # a socket that fails must not stop the others
+                            logger.exception("could not push event %d to a socket", event_id)
                     handed += 1
                     if handed % BATCH == 0:
                         await asyncio.sleep(0)
@@ -158,14 +162,6 @@ class Ticker:
                 self.subscribed.clear()
                 logger.exception("lost the group subscription; subscribing again")
                 await asyncio.sleep(RESUBSCRIBE_SECONDS)
-
-    @staticmethod
-    def push(socket: LiveSocket, event_id: int, text: str) -> None:
-        """Queue one event for one socket; a socket that fails must not stop the others."""
-        try:
-            socket.push(event_id, text)
-        except Exception:
-            logger.exception("could not push event %d to a socket", event_id)
 
     @staticmethod
     async def leave(layer, channel: str) -> None:
