@@ -10,17 +10,31 @@
 export const FRAME_BUDGET_MS = 8;
 
 /**
- * The browser's next frame while the page is visible. A hidden page gets no animation frames, so
- * there a zero-delay timer stands in: the events still apply (and the position advances) in a
- * background tab, and isHidden() lifts the budget since nobody watches those frames.
+ * A page hidden after a frame was requested gets that frame only when shown again; this timer
+ * runs the callback meanwhile, so a background tab keeps applying events.
+ */
+export const HIDDEN_FALLBACK_MS = 1000;
+
+/**
+ * Calls `callback` once: at the browser's next animation frame while the page is visible. A
+ * hidden page gets no animation frames, so there a zero-delay timer stands in (and, for a page
+ * hidden while it waits, a HIDDEN_FALLBACK_MS one): the events still apply and the position
+ * advances in a background tab, where isHidden() lifts the budget since nobody watches.
  *
  * @param {() => void} callback
  */
 export function nextFrame(callback) {
+  let called = false;
+  const once = () => {
+    if (called) return;
+    called = true;
+    callback();
+  };
   if (globalThis.document?.hidden || typeof globalThis.requestAnimationFrame !== 'function') {
-    setTimeout(callback, 0);
+    setTimeout(once, 0);
   } else {
-    globalThis.requestAnimationFrame(callback);
+    globalThis.requestAnimationFrame(once);
+    setTimeout(once, HIDDEN_FALLBACK_MS);
   }
 }
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { FrameQueue } from '../src/frame-queue.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FrameQueue, HIDDEN_FALLBACK_MS, nextFrame } from '../src/frame-queue.js';
 
 /**
  * A queue on a fake clock and fake frames: each applied item takes `cost(item)` ms of the clock.
@@ -115,5 +115,51 @@ describe('FrameQueue', () => {
     expect(t.batches).toEqual([2]);
     t.runFrame();
     expect(t.applied).toEqual(['a', 'b']);
+  });
+});
+
+describe('nextFrame', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
+
+  function browser({ hidden }) {
+    vi.useFakeTimers();
+    const frames = [];
+    vi.stubGlobal('document', { hidden });
+    vi.stubGlobal('requestAnimationFrame', (frame) => frames.push(frame));
+    return frames;
+  }
+
+  it('runs at the next animation frame while the page is visible, once', () => {
+    const frames = browser({ hidden: false });
+    const callback = vi.fn();
+    nextFrame(callback);
+    expect(callback).not.toHaveBeenCalled();
+    frames.forEach((frame) => frame());
+    expect(callback).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(HIDDEN_FALLBACK_MS);
+    expect(callback).toHaveBeenCalledTimes(1);
+  });
+
+  it('runs on a timer while the page is hidden, or once it was hidden after asking', () => {
+    const frames = browser({ hidden: true });
+    const hiddenCallback = vi.fn();
+    nextFrame(hiddenCallback);
+    expect(frames).toHaveLength(0);
+    vi.advanceTimersByTime(0);
+    expect(hiddenCallback).toHaveBeenCalledTimes(1);
+
+    vi.stubGlobal('document', { hidden: false });
+    const laterHidden = vi.fn();
+    nextFrame(laterHidden);
+    // The page is hidden now: its frame never comes, the fallback timer runs it.
+    vi.advanceTimersByTime(HIDDEN_FALLBACK_MS - 1);
+    expect(laterHidden).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(laterHidden).toHaveBeenCalledTimes(1);
+    frames.forEach((frame) => frame());
+    expect(laterHidden).toHaveBeenCalledTimes(1);
   });
 });
