@@ -45,8 +45,9 @@ new PerformanceObserver((list) => {
 """
 
 
-def load_incidents(count: int, seed: int = 4) -> None:
-    """Replace all incidents with `count` generated ones around CENTRE."""
+def load_incidents(count: int, seed: int = 4, sigma: float = 0.2) -> None:
+    """Replace all incidents (and alerts; ids restart at 1) with `count` generated ones around CENTRE, normal with
+    `sigma` degrees."""
     rng = random.Random(seed)
     with psycopg.connect(BENCH_DSN) as conn:
         conn.execute("TRUNCATE tracker_alert, tracker_incident RESTART IDENTITY CASCADE")
@@ -55,8 +56,8 @@ def load_incidents(count: int, seed: int = 4) -> None:
             "created_at, updated_at) FROM STDIN"
         ) as copy:
             for i in range(count):
-                lon = CENTRE[0] + rng.gauss(0, 0.2)
-                lat = CENTRE[1] + rng.gauss(0, 0.2)
+                lon = CENTRE[0] + rng.gauss(0, sigma)
+                lat = CENTRE[1] + rng.gauss(0, sigma)
                 status = "open" if rng.random() < 0.2 else "closed"
                 copy.write_row((f"Incident {i}", "Generated for the map benchmark.", rng.randint(0, 4), status,
                                 f"SRID=4326;POINT({lon:.6f} {lat:.6f})", False, "now", "now"))
@@ -94,22 +95,28 @@ def api_alone(base: str, token: str) -> dict:
     return {"page": page, "pages_for_view": math.ceil((page["count"] or 0) / 1000), "clusters": clusters}
 
 
+async def signed_in_page(browser, base: str):
+    """Return a page (VIEWPORT) of a new context of `browser`, signed in as the bench user on the server at `base`,
+    which refuses every request to anything but that server."""
+    context = await browser.new_context(viewport=VIEWPORT)
+    # Only this machine's server: external map tiles are refused, not fetched.
+    await context.route("**/*", lambda route: route.continue_()
+                        if route.request.url.startswith(base) else route.abort())
+    page = await context.new_page()
+    await page.goto(f"{base}/accounts/login/")
+    await page.fill("input[name=username]", USERNAME)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_load_state("load")
+    return page
+
+
 async def in_browser(base: str) -> dict:
     """Open the dashboard signed in and return first-draw time and bytes, and the panning figures."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            context = await browser.new_context(viewport=VIEWPORT)
-            # Only this machine's server: external map tiles are refused, not fetched.
-            await context.route("**/*", lambda route: route.continue_()
-                                if route.request.url.startswith(base) else route.abort())
-            page = await context.new_page()
-            await page.goto(f"{base}/accounts/login/")
-            await page.fill("input[name=username]", USERNAME)
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("button[type=submit]")
-            await page.wait_for_load_state("load")
-            return await measure_dashboard(page, base)
+            return await measure_dashboard(await signed_in_page(browser, base), base)
         finally:
             await browser.close()
 

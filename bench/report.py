@@ -247,6 +247,29 @@ def writes_targets(item: dict) -> list[tuple]:
     ]
 
 
+def surge_table(item: dict) -> list[str]:
+    if not item:
+        return ["not run"]
+    lines = [
+        f"Incidents committed in one transaction into an open dashboard (headless Chromium, {item['server']}); "
+        "times from the start of the COMMIT; shown = in the store, its marker in the layer and the newest-incidents "
+        "panel up to it, at the next frame (bench/surge.py).",
+        "",
+        "| events | 500th received / shown (ms) | last received / shown (ms) | all drawn, applied once in order | long tasks "
+        "| longest (ms) | long tasks total (ms) |",
+        "|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for run in item["runs"]:
+        first, last = run["milestones"].get("500", {}), run["milestones"][str(run["events"])]
+        tasks = run["long_tasks"]
+        lines.append(
+            f"| {num(run['events'])} | {num(first.get('received_ms'))} / {num(first.get('shown_ms'))} "
+            f"| {num(last['received_ms'])} / {num(last['shown_ms'])} | {'yes' if run['complete'] else '**no**'} "
+            f"| {tasks['count']} | {num(tasks['max_ms'])} | {num(tasks['total_ms'])} |"
+        )
+    return lines
+
+
 def verdict(ok) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
@@ -293,6 +316,13 @@ def targets(results: dict) -> list[str]:
                  None if not slow else slow["p99_ratio"] <= 2))
     if results.get("writes"):
         rows += writes_targets(results["writes"])
+    surge = next((r for r in results.get("surge", {}).get("runs", []) if r["events"] == 2000), None)
+    shown = surge and surge["milestones"]["2000"]["shown_ms"]
+    rows.append(("a surge of 2,000 events: all shown within 1 s", f"{num(shown)} ms" if shown else "-",
+                 None if not surge else surge["targets"]["shown_within_1s"]))
+    rows.append(("a surge of 2,000 events: no main-thread task over 100 ms",
+                 f"{num(surge['long_tasks']['max_ms'])} ms" if surge else "-",
+                 None if not surge else surge["targets"]["no_task_over_100ms"]))
     return ["| target | measured | |", "|---|---:|---|"] + [f"| {t} | {m} | {verdict(ok)} |" for t, m, ok in rows]
 
 
@@ -340,6 +370,9 @@ def markdown(results: dict) -> str:
         "## 7. Concurrent writers (bench/writes.py)",
         "",
         *writes_table(results.get("writes", {})),
+        "## 8. A surge of events into an open dashboard (bench/surge.py)",
+        "",
+        *surge_table(results.get("surge", {})),
         "",
     ]
     return "\n".join(out)

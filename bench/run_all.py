@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in one run, within about 18 minutes, results in bench/results/.
 
     python -m bench.run_all            every item
-    BENCH_ONLY=push,alerts ...         a subset (push, servers, alerts, map, latency, slow, writes)
+    BENCH_ONLY=push,alerts ...         a subset (push, servers, alerts, map, latency, slow, writes, surge)
     BENCH_PROFILE=1 ...                also sample each push server with py-spy (bench/results/*.pyspy.tmp)
 
 Writes bench/results/results.json (every figure) and bench/results/RESULTS.md (the tables and targets).
@@ -16,7 +16,7 @@ import time
 import traceback
 from datetime import datetime, timezone
 
-from bench import alerts, database, mapload, push, request_latency, slow_socket, writes
+from bench import alerts, database, mapload, push, request_latency, slow_socket, surge, writes
 from bench.common import PREFIX, django_task, log, machine, raise_open_files, write_json
 from bench.report import markdown
 
@@ -76,7 +76,7 @@ async def guarded(run, target: dict, n: int) -> dict:
 
 def main() -> None:
     started = time.monotonic()
-    only = set(filter(None, os.environ.get("BENCH_ONLY", "push,servers,alerts,map,latency,slow,writes").split(",")))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "push,servers,alerts,map,latency,slow,writes,surge").split(",")))
     raise_open_files()
     results = {
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -101,6 +101,8 @@ def main() -> None:
             results["slow_socket"] = asyncio.run(slow_socket.measure(token))
         if "writes" in only:
             results["writes"] = writes.measure(token)
+        if "surge" in only:  # before alerts and map load their areas and incidents
+            results["surge"] = surge.measure(DEFAULT_PAIR["server"])
         if "alerts" in only:
             results["alerts"] = alerts.measure(AREA_SIZES, samples=300)
         if "map" in only:

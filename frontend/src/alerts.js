@@ -1,8 +1,11 @@
 /**
  * How the dashboard loads and describes the active alerts: a bounded newest window with the
  * server's total, so the panel shows something within one small request however many alerts
- * there are, and never says "none" while any exist. Pure (no DOM) so the rules are unit-tested.
+ * there are, and never says "none" while any exist; and how new alerts are announced. Pure (no
+ * DOM) so the rules are unit-tested.
  */
+
+import { severityRank } from './severity.js';
 
 /** Alerts per window step: the first load, and what each "Show more" adds. */
 export const ALERT_PAGE_SIZE = 50;
@@ -57,4 +60,38 @@ export function alertsStatus({ loading, shown, total }, { limit, failed = false 
   if (total === 0) return { loading, text: '', count, empty: true, more: false };
   const text = shown < total ? `Showing ${COUNT.format(shown)} of ${COUNT.format(total)}` : '';
   return { loading, text, count, empty: false, more: shown < total && limit < MAX_ALERT_WINDOW };
+}
+
+/**
+ * Up to this many new alerts arriving together (one batch of live events) get a toast each; more
+ * get one summary toast: a storm must not stack toasts faster than anyone can read them.
+ */
+export const ANNOUNCE_EACH_MAX = 3;
+/** Area names a summary toast lists before "and N more". */
+const SUMMARY_AREAS = 3;
+
+/**
+ * @param {{severity: string, area_name: string}[]} alerts the new alerts of one batch, in order
+ * @param {number} [eachMax]
+ * @returns {{each: object[], summary: {title: string, message: string, severity: string}|null}}
+ *   the alerts to announce one by one (all of them, when at most `eachMax`), or else none and the
+ *   one summary: how many, the highest severity among them and the areas they are in
+ */
+export function announcements(alerts, eachMax = ANNOUNCE_EACH_MAX) {
+  if (alerts.length <= eachMax) return { each: alerts, summary: null };
+  const severity = alerts.reduce(
+    (highest, alert) => (severityRank(alert.severity) > severityRank(highest) ? alert.severity : highest),
+    alerts[0].severity,
+  );
+  const areas = [...new Set(alerts.map((alert) => alert.area_name))];
+  const more = areas.length - SUMMARY_AREAS;
+  const listed = areas.slice(0, SUMMARY_AREAS).join(', ') + (more > 0 ? ` and ${COUNT.format(more)} more` : '');
+  return {
+    each: [],
+    summary: {
+      title: `${COUNT.format(alerts.length)} new alerts`,
+      message: `up to ${severity} in ${listed}`,
+      severity,
+    },
+  };
 }

@@ -11,6 +11,10 @@
  * events pause. Incidents are loaded per view (bounded by the cluster threshold) and areas per
  * view, at most AREA_LIMIT of them.
  *
+ * Live events apply in batches, one per animation frame (LiveSocket): the map and the panels are
+ * updated once per batch with its net changes, and a burst of new alerts is announced by one
+ * summary toast, so a storm of thousands of events never freezes the screen.
+ *
  * Test hook: window.trackerDebug = {map, state, socket, layers: {incidents, areas}} lets the
  * end-to-end tests inspect what is drawn (e.g. layers.incidents.visibleCount(), .mode).
  */
@@ -21,6 +25,7 @@ import {
   alertWindowNeedsRefill,
   alertWindowParams,
   alertsStatus,
+  announcements,
   growAlertWindow,
 } from './alerts.js';
 import { createApi } from './api.js';
@@ -39,6 +44,7 @@ import {
   createState,
   loadAlertPage,
   loadItems,
+  netChanges,
   newestIncidents,
   openAlerts,
   removeItem,
@@ -152,44 +158,54 @@ function main() {
 
   // Panels re-render at most once per frame: a resync or a burst of events yields many changes.
   let renderQueued = false;
+  function renderPanels() {
+    renderQueued = false;
+    const summary = alertSummary(state);
+    panel.renderAlerts(openAlerts(state), alertsStatus(summary, { limit: alertLimit, failed: alertLoadFailed }));
+    panel.renderIncidents(newestIncidents(state, NEWEST_LIMIT, isVisible));
+    if (alertWindowNeedsRefill(summary, alertLimit)) scheduleAlertRefresh();
+  }
   function scheduleRender() {
     if (renderQueued) return;
     renderQueued = true;
     requestAnimationFrame(() => {
-      renderQueued = false;
-      const summary = alertSummary(state);
-      panel.renderAlerts(openAlerts(state), alertsStatus(summary, { limit: alertLimit, failed: alertLoadFailed }));
-      panel.renderIncidents(newestIncidents(state, NEWEST_LIMIT, isVisible));
-      if (alertWindowNeedsRefill(summary, alertLimit)) scheduleAlertRefresh();
+      if (renderQueued) renderPanels();
     });
   }
 
-  function announce(alert) {
-    areasLayer.highlight(alert.area);
-    showToast({
-      title: `Alert: ${alert.incident_name}`,
-      message: `${alert.severity} in ${alert.area_name}`,
-      tone: 'alert',
-      severity: alert.severity,
-      onActivate: () => incidentsLayer.openPopup(alert.incident),
-    });
+  /** Highlights the areas of new live alerts and toasts them: one by one, or a burst as one summary. */
+  function announce(alerts) {
+    for (const areaId of new Set(alerts.map((alert) => alert.area))) areasLayer.highlight(areaId);
+    const { each, summary } = announcements(alerts);
+    for (const alert of each) {
+      showToast({
+        title: `Alert: ${alert.incident_name}`,
+        message: `${alert.severity} in ${alert.area_name}`,
+        tone: 'alert',
+        severity: alert.severity,
+        onActivate: () => incidentsLayer.openPopup(alert.incident),
+      });
+    }
+    if (summary) showToast({ ...summary, tone: 'alert' });
   }
 
   /**
-   * Mirrors store changes on the map and panels.
+   * Mirrors store changes on the map and panels, each item once (its net change).
    * @param {import('./state.js').Change[]} changes
    * @param {{live?: boolean}} [options] live: they came from the socket, so new alerts are news
    */
   function apply(changes, { live = false } = {}) {
-    for (const change of changes) {
+    const created = [];
+    for (const change of netChanges(changes)) {
       const layer = layers[change.kind];
       if (layer) {
         if (change.op === 'deleted') layer.remove(change.id);
         else layer.upsert(change.item);
       } else if (live && change.op === 'created') {
-        announce(change.item);
+        created.push(change.item);
       }
     }
+    if (created.length) announce(created);
     if (changes.length) scheduleRender();
   }
 
@@ -296,26 +312,37 @@ function main() {
   const refreshClusters = debounce(() => loadIncidents(), CLUSTER_REFRESH_MS);
 
   /**
-   * In clustered mode the counts come from the server: an incident event at a point of the view
-   * (where it is now, or where the store had it) schedules a refetch of the clusters.
+   * In clustered mode the counts come from the server: whether an incident event is at a point
+   * of the view (where it is now, or where the store had it), so that the clusters are refetched.
+   * Call it before the store applies the event.
    */
-  function refreshClustersFor(envelope) {
-    if (incidentsLayer.mode !== 'clusters' || envelope.type !== 'incident') return;
+  function changesClusters(envelope) {
+    if (incidentsLayer.mode !== 'clusters' || envelope.type !== 'incident') return false;
     const bounds = map.getBounds();
     const before = state.incidents.get(envelope.feature.id);
-    const inView = [envelope.feature, before].some(
+    return [envelope.feature, before].some(
       (feature) => feature && bounds.contains(toLatLng(feature.geometry.coordinates)),
     );
-    if (inView) refreshClusters();
   }
 
+  // What the current batch of live events did, drawn once at its end (onBatch).
+  const batch = { changes: [], clusters: false, alerts: false };
   const socket = new LiveSocket({
     path: config.ws,
     onEnvelope: (envelope) => {
-      refreshClustersFor(envelope);
-      apply(applyEnvelope(state, envelope), { live: true });
+      batch.clusters ||= changesClusters(envelope);
+      batch.changes.push(...applyEnvelope(state, envelope));
       // Alert events, and deletes that cascade to alerts outside the window, change the total.
-      if (envelope.type === 'alert' || envelope.op === 'deleted') scheduleAlertRefresh();
+      batch.alerts ||= envelope.type === 'alert' || envelope.op === 'deleted';
+    },
+    onBatch: () => {
+      const { changes, clusters, alerts } = batch;
+      Object.assign(batch, { changes: [], clusters: false, alerts: false });
+      apply(changes, { live: true });
+      if (clusters) refreshClusters();
+      if (alerts) scheduleAlertRefresh();
+      // In this frame, not the next: the batch is what the frame shows.
+      if (renderQueued) renderPanels();
     },
     onStatus: (status) => renderBadge(badge, status),
     // Loading after the hello (not before) guarantees that no event falls between the

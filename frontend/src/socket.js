@@ -2,9 +2,16 @@
  * LiveSocket: the dashboard's connection to /ws/notifications/. It resumes where it left off
  * (?after=<last applied event id>), drops duplicates, reconnects with jittered backoff and
  * reports a connection status for the badge. Browser globals are injectable for tests.
+ *
+ * Events are applied in batches, one per animation frame (FrameQueue): a surge of thousands
+ * arrives as thousands of frames, and applying each on arrival would leave the page no time to
+ * paint. An event counts as seen (lastEventId, the resume position) only once it was applied.
+ * Even the JSON parse waits for the batch: the browser dispatches the frames that arrived
+ * together in one task, so on arrival an event frame is only queued, by the id it starts with.
  */
 
 import { Backoff } from './backoff.js';
+import { FrameQueue } from './frame-queue.js';
 
 /** @typedef {'connecting'|'connected'|'reconnecting'|'offline'} SocketStatus */
 
@@ -33,13 +40,39 @@ export function socketUrl(location, path, afterId) {
   return `${scheme}://${location.host}${path}${query}`;
 }
 
+/**
+ * @param {string} text a frame as received
+ * @returns {number|null} the event id of an envelope frame, read without parsing it (the server
+ *   writes "id" first: {"id":N,...}); null for any other text, which is then parsed on arrival
+ */
+export function peekEventId(text) {
+  const match = /^\{"id":(\d+),/.exec(text);
+  return match ? Number(match[1]) : null;
+}
+
+/** @returns {object|null} the envelope of a queued frame (text or parsed), null if it is none */
+function envelopeOf(frame) {
+  let envelope = frame;
+  if (typeof frame === 'string') {
+    try {
+      envelope = JSON.parse(frame);
+    } catch {
+      return null;
+    }
+  }
+  return ENVELOPE_TYPES.has(envelope?.type) ? envelope : null;
+}
+
 const noop = () => {};
 
 export class LiveSocket {
   /**
    * @param {object} options
    * @param {string} options.path socket path from the page config (`ws`)
-   * @param {(envelope: object) => void} [options.onEnvelope] each new event, in id order, once
+   * @param {(envelope: object) => void} [options.onEnvelope] each new event, in id order, once;
+   *   called inside a batch
+   * @param {(count: number) => void} [options.onBatch] after each batch of onEnvelope calls
+   *   (count of them), in the same frame: the time to redraw what the batch changed
    * @param {(status: SocketStatus) => void} [options.onStatus] called on every status change
    * @param {(reason: 'initial'|'resync'|'reset') => void} [options.onSync] the client must
    *   (re)load its state over REST: on the first hello, on a server resync, or when the server's
@@ -52,10 +85,12 @@ export class LiveSocket {
    * @param {EventTarget|null} [options.networkEvents] source of 'online'/'offline' events
    * @param {number} [options.offlineAfterFailures] consecutive failed attempts before 'offline'
    * @param {() => number} [options.now]
+   * @param {object} [options.frames] FrameQueue options for the batches (requestFrame, budgetMs, ...)
    */
   constructor({
     path,
     onEnvelope = noop,
+    onBatch = noop,
     onStatus = noop,
     onSync = noop,
     onUnauthorized = noop,
@@ -66,13 +101,27 @@ export class LiveSocket {
     networkEvents = globalThis.window ?? null,
     offlineAfterFailures = 4,
     now = Date.now,
+    frames = {},
   }) {
-    Object.assign(this, { path, onEnvelope, onStatus, onSync, onUnauthorized });
+    Object.assign(this, { path, onEnvelope, onBatch, onStatus, onSync, onUnauthorized });
     Object.assign(this, { WebSocketImpl, location, backoff, isOnline, networkEvents });
     Object.assign(this, { offlineAfterFailures, now });
 
     /** Id of the last event applied (or the hello baseline); null before the first hello. */
     this.lastEventId = null;
+    /** Id of the last event received: applied, or queued to be. Newer ids only are queued. */
+    this.receivedId = null;
+    this.pending = new FrameQueue({
+      ...frames,
+      apply: (frame) => {
+        // A malformed frame must not take the live feed down; the next event still applies.
+        const envelope = envelopeOf(frame);
+        if (!envelope) return;
+        this.lastEventId = envelope.id;
+        this.onEnvelope(envelope);
+      },
+      endBatch: (count) => this.onBatch(count),
+    });
     /** last_event_id of the current connection's hello; a resync resumes from it. */
     this.helloLastId = null;
     /** @type {SocketStatus|null} */
@@ -126,6 +175,11 @@ export class LiveSocket {
   }
 
   #receive(attempt, data) {
+    const id = peekEventId(data);
+    if (id !== null) {
+      this.#queue(id, data);
+      return;
+    }
     let message;
     try {
       message = JSON.parse(data);
@@ -135,7 +189,7 @@ export class LiveSocket {
     }
     if (message.type === 'hello') this.#hello(attempt, message);
     else if (message.type === 'resync') this.#resync();
-    else if (ENVELOPE_TYPES.has(message.type)) this.#envelope(message);
+    else if (ENVELOPE_TYPES.has(message.type)) this.#queue(message.id, message);
     // 'ping' only keeps proxies from timing the connection out; it needs no answer.
   }
 
@@ -147,28 +201,37 @@ export class LiveSocket {
     this.#setStatus('connected');
     if (!this.synced) {
       this.synced = true;
-      this.lastEventId = this.helloLastId;
-      this.onSync('initial');
-    } else if (this.helloLastId < this.lastEventId) {
+      this.#restartAt(this.helloLastId, 'initial');
+    } else if (this.helloLastId < this.receivedId) {
       // The server's log restarted (e.g. database restored): our position means nothing there,
       // and keeping it would drop every new event as a duplicate.
-      this.lastEventId = this.helloLastId;
-      this.onSync('reset');
+      this.#restartAt(this.helloLastId, 'reset');
     }
   }
 
   #resync() {
     // The server will not replay what we missed; after the REST reload we are current as of
     // this connection's hello, and it streams everything newer.
-    this.lastEventId = this.helloLastId;
-    this.onSync('resync');
+    this.#restartAt(this.helloLastId, 'resync');
   }
 
-  #envelope(envelope) {
-    // Resuming with ?after= may overlap with what was already applied; ids only increase.
-    if (this.lastEventId != null && envelope.id <= this.lastEventId) return;
-    this.lastEventId = envelope.id;
-    this.onEnvelope(envelope);
+  /**
+   * The REST reload the caller does now stands for every event up to `id`: events still queued
+   * (all of them older, from an earlier connection) are dropped, not applied after it.
+   */
+  #restartAt(id, reason) {
+    this.pending.clear();
+    this.lastEventId = id;
+    this.receivedId = id;
+    this.onSync(reason);
+  }
+
+  /** @param {number} id @param {string|object} frame its text, or the envelope if already parsed */
+  #queue(id, frame) {
+    // Resuming with ?after=<last applied> overlaps with what is still queued; ids only increase.
+    if (this.receivedId != null && id <= this.receivedId) return;
+    this.receivedId = id;
+    this.pending.push(frame);
   }
 
   #closed(attempt, event) {

@@ -313,11 +313,20 @@ function refreshAlertsOf(state, kind, feature) {
   return changes;
 }
 
+// created_at in ms per stored item: items are replaced, never mutated, so the parse holds.
+const createdMs = new WeakMap();
+function createdTime(item) {
+  let time = createdMs.get(item);
+  if (time === undefined) {
+    time = Date.parse(item.created_at ?? item.properties.created_at);
+    createdMs.set(item, time);
+  }
+  return time;
+}
+
 /** Newest first: by created_at, then by id for equal timestamps. */
 function byNewest(a, b) {
-  const aTime = a.created_at ?? a.properties.created_at;
-  const bTime = b.created_at ?? b.properties.created_at;
-  return Date.parse(bTime) - Date.parse(aTime) || b.id - a.id;
+  return createdTime(b) - createdTime(a) || b.id - a.id;
 }
 
 /**
@@ -327,7 +336,19 @@ function byNewest(a, b) {
  * @returns {object[]} at most `limit` incident Features, newest first
  */
 export function newestIncidents(state, limit, predicate = () => true) {
-  return [...state.incidents.values()].filter(predicate).sort(byNewest).slice(0, limit);
+  // A selection of the newest `limit`, not a sort of every incident: the panel asks after every
+  // batch of live events, and the store may hold thousands.
+  const newest = [];
+  if (limit <= 0) return newest;
+  for (const feature of state.incidents.values()) {
+    if (newest.length === limit && byNewest(feature, newest[limit - 1]) >= 0) continue;
+    if (!predicate(feature)) continue;
+    let at = newest.length;
+    while (at > 0 && byNewest(feature, newest[at - 1]) < 0) at -= 1;
+    newest.splice(at, 0, feature);
+    if (newest.length > limit) newest.pop();
+  }
+  return newest;
 }
 
 /**
@@ -336,4 +357,25 @@ export function newestIncidents(state, limit, predicate = () => true) {
  */
 export function openAlerts(state) {
   return [...state.alerts.values()].sort(byNewest);
+}
+
+/**
+ * What a batch of changes did in the end, one change per item, so a batch redraws each marker
+ * and announces each alert once however often events touched it.
+ *
+ * @param {Change[]} changes in the order they happened
+ * @returns {Change[]} per kind and id, in the order of each item's first change: the last change
+ *   (its latest item), with op 'created' when the item was new to the store in the batch; none
+ *   when it was new and left again (the store and the screen are as before the batch)
+ */
+export function netChanges(changes) {
+  const net = new Map();
+  for (const change of changes) {
+    const key = `${change.kind}:${change.id}`;
+    const earlier = net.get(key);
+    if (earlier?.op === 'created' && change.op === 'deleted') net.delete(key);
+    // Setting a key already present keeps its place in the Map's order.
+    else net.set(key, earlier?.op === 'created' ? { ...change, op: 'created' } : change);
+  }
+  return [...net.values()];
 }

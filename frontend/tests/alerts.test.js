@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   ALERT_PAGE_SIZE,
+  ANNOUNCE_EACH_MAX,
   MAX_ALERT_WINDOW,
   alertWindowNeedsRefill,
+  announcements,
   alertWindowParams,
   alertsStatus,
   growAlertWindow,
@@ -50,5 +52,29 @@ describe('the alerts window', () => {
     expect(alertWindowNeedsRefill({ loading: false, shown: 50, total: 73436 }, 50)).toBe(false);
     expect(alertWindowNeedsRefill({ loading: false, shown: 3, total: 3 }, 50)).toBe(false);
     expect(alertWindowNeedsRefill({ loading: true, shown: 0, total: 0 }, 50)).toBe(false);
+  });
+});
+
+describe('announcements: a burst of alerts is one toast', () => {
+  const alert = (id, severity, area) => ({ id, severity, area_name: area });
+
+  it('announces up to ANNOUNCE_EACH_MAX alerts one by one, in order', () => {
+    const alerts = [alert(1, 'low', 'Retiro'), alert(2, 'high', 'Once'), alert(3, 'medium', 'Retiro')];
+    expect(ANNOUNCE_EACH_MAX).toBe(3);
+    expect(announcements(alerts)).toEqual({ each: alerts, summary: null });
+    expect(announcements([])).toEqual({ each: [], summary: null });
+  });
+
+  it('summarises more: how many, the highest severity and the areas, at most three named', () => {
+    const areas = ['Retiro', 'Once', 'Retiro', 'Palermo', 'Boedo', 'Flores'];
+    const severities = ['low', 'medium', 'urgent', 'high', 'info', 'low'];
+    const alerts = areas.map((area, i) => alert(i, severities[i], area));
+    expect(announcements(alerts)).toEqual({
+      each: [],
+      summary: { title: '6 new alerts', message: 'up to urgent in Retiro, Once, Palermo and 2 more', severity: 'urgent' },
+    });
+    const four = alerts.slice(0, 4);
+    expect(announcements(four).summary.message).toBe('up to urgent in Retiro, Once, Palermo');
+    expect(announcements(alerts.slice(0, 2), 1).summary.title).toBe('2 new alerts');
   });
 });

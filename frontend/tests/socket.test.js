@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Backoff } from '../src/backoff.js';
-import { CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED, LiveSocket, socketUrl } from '../src/socket.js';
+import { CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED, LiveSocket, peekEventId, socketUrl } from '../src/socket.js';
 
 /** Stands in for the browser WebSocket; the test plays the server through it. */
 class FakeWebSocket {
@@ -58,6 +58,8 @@ function harness(options = {}) {
     onUnauthorized: () => {
       log.unauthorized += 1;
     },
+    // Each event's frame runs at once unless a test holds the frames (see frames below).
+    frames: { requestFrame: (frame) => frame() },
     ...options,
   });
   const current = () => sockets[sockets.length - 1];
@@ -298,5 +300,110 @@ describe('LiveSocket', () => {
     vi.advanceTimersByTime(120_000);
     t.setOnline(true);
     expect(t.sockets).toHaveLength(1);
+  });
+});
+
+/** A harness whose frames run only when the test says so (as a busy browser paints late). */
+function heldFrames(options = {}) {
+  const frames = [];
+  const batches = [];
+  const t = harness({
+    frames: { requestFrame: (frame) => frames.push(frame), budgetMs: Infinity, now: () => 0 },
+    onBatch: (count) => batches.push(count),
+    ...options,
+  });
+  const runFrame = () => frames.splice(0).forEach((frame) => frame());
+  return { ...t, frames, batches, runFrame };
+}
+
+describe('LiveSocket batches', () => {
+  it('applies the events received since the last frame in one batch, in order, then reports the batch', () => {
+    const t = heldFrames();
+    t.socket.start();
+    t.greet(100);
+    for (const id of [101, 102, 101, 103]) t.current().send(t.event(id));
+    expect(t.log.envelopes).toEqual([]);
+    expect(t.frames).toHaveLength(1); // one frame for the whole burst
+    t.runFrame();
+    expect(t.log.envelopes).toEqual([101, 102, 103]);
+    expect(t.batches).toEqual([3]);
+    expect(t.socket.lastEventId).toBe(103);
+  });
+
+  it('counts an event as seen only once applied: a reconnect before the frame resumes after the last applied', () => {
+    const t = heldFrames();
+    t.socket.start();
+    t.greet(10);
+    t.current().send(t.event(11));
+    t.runFrame();
+    for (const id of [12, 13]) t.current().send(t.event(id));
+    expect(t.socket.lastEventId).toBe(11);
+    t.current().drop();
+    vi.runOnlyPendingTimers();
+    expect(t.current().url).toBe('ws://tracker.test/ws/notifications/?after=11');
+    t.greet(14);
+    // The replay repeats the queued 12 and 13: dropped, they are applied once, from the queue.
+    for (const id of [12, 13, 14]) t.current().send(t.event(id));
+    t.runFrame();
+    expect(t.log.envelopes).toEqual([11, 12, 13, 14]);
+    expect(t.socket.lastEventId).toBe(14);
+  });
+
+  it('drops the queued events on a resync: the REST reload covers them', () => {
+    const t = heldFrames();
+    t.socket.start();
+    t.greet(10);
+    for (const id of [11, 12]) t.current().send(t.event(id));
+    t.current().drop();
+    vi.runOnlyPendingTimers();
+    t.greet(500);
+    t.current().send({ type: 'resync' });
+    expect(t.socket.lastEventId).toBe(500);
+    t.current().send(t.event(501));
+    t.runFrame();
+    expect(t.log.envelopes).toEqual([501]);
+    expect(t.log.syncs).toEqual(['initial', 'resync']);
+  });
+
+  it('drops the queued events when the server log restarted below them', () => {
+    const t = heldFrames();
+    t.socket.start();
+    t.greet(900);
+    t.current().send(t.event(901));
+    t.current().drop();
+    vi.runOnlyPendingTimers();
+    t.greet(3);
+    expect(t.log.syncs).toEqual(['initial', 'reset']);
+    t.current().send(t.event(4));
+    t.runFrame();
+    expect(t.log.envelopes).toEqual([4]);
+    expect(t.socket.lastEventId).toBe(4);
+  });
+
+  it('parses queued frames only in their batch, and takes frames that do not start with the id as well', () => {
+    const t = heldFrames();
+    t.socket.start();
+    t.greet(10);
+    t.current().send('{"id":11,"type":"incident","op":"created","feature":{"id":1}}');
+    t.current().send('{"type":"incident","id":12,"op":"created","feature":{"id":2}}');
+    t.current().send('{"id":13,"type":"incident",broken');
+    t.current().send('{"id":14,"type":"note","op":"created","feature":{"id":3}}');
+    t.current().send('{"id":15,"type":"area","op":"created","feature":{"id":4}}');
+    t.current().send('{"id":15,"type":"area","op":"created","feature":{"id":4}}');
+    t.runFrame();
+    // The malformed and the unknown frame are skipped; the position is the last event applied.
+    expect(t.log.envelopes).toEqual([11, 12, 15]);
+    expect(t.socket.lastEventId).toBe(15);
+  });
+});
+
+describe('peekEventId', () => {
+  it('reads the id an envelope frame starts with, and nothing else', () => {
+    expect(peekEventId('{"id":1234,"type":"incident"}')).toBe(1234);
+    expect(peekEventId('{"type":"hello","last_event_id":5}')).toBeNull();
+    expect(peekEventId('{"id":"12","type":"x"}')).toBeNull();
+    expect(peekEventId(' {"id":12,"type":"x"}')).toBeNull();
+    expect(peekEventId('{"id":12}')).toBeNull();
+    expect(peekEventId('not json')).toBeNull();
   });
 });

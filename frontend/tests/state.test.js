@@ -6,6 +6,7 @@ import {
   createState,
   loadAlertPage,
   loadItems,
+  netChanges,
   newestIncidents,
   normalizeAlert,
   openAlerts,
@@ -206,6 +207,27 @@ describe('selectors', () => {
     expect(newestIncidents(state, 2, (f) => f.properties.severity === 'high').map((f) => f.id)).toEqual([4, 3]);
   });
 
+  it('selects the same newest incidents as sorting them all, in any arrival order', () => {
+    const state = createState();
+    // 500 incidents over 40 distinct times (ties broken by id), arriving shuffled.
+    const ids = [...Array(500).keys()].map((i) => i + 1);
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (let i = ids.length - 1; i > 0; i -= 1) {
+      const j = Math.floor(random() * (i + 1));
+      [ids[i], ids[j]] = [ids[j], ids[i]];
+    }
+    const createdOf = (id) => new Date(Date.parse(T0) + (id % 40) * 1000).toISOString();
+    loadItems(state, 'incident', ids.map((id) => incident(id, { created: createdOf(id), severity: id % 3 ? 'high' : 'low' })));
+    const sorted = [...state.incidents.values()]
+      .sort((a, b) => Date.parse(b.properties.created_at) - Date.parse(a.properties.created_at) || b.id - a.id);
+    const high = (f) => f.properties.severity === 'high';
+    expect(newestIncidents(state, 50).map((f) => f.id)).toEqual(sorted.slice(0, 50).map((f) => f.id));
+    expect(newestIncidents(state, 50, high).map((f) => f.id)).toEqual(sorted.filter(high).slice(0, 50).map((f) => f.id));
+    expect(newestIncidents(state, 1000)).toHaveLength(500);
+    expect(newestIncidents(state, 0)).toEqual([]);
+  });
+
   it('lists open alerts newest first', () => {
     const state = createState();
     loadItems(state, 'alert', [{ ...restAlert(1), created_at: T0 }, { ...restAlert(2), created_at: T2 }, { ...restAlert(3), created_at: T1 }]);
@@ -338,5 +360,42 @@ describe('freshness to the microsecond', () => {
   it('reads whole seconds and fewer digits', () => {
     expect(timeMicros('2026-11-21T10:00:00Z')).toBe(Date.parse('2026-11-21T10:00:00Z') * 1000);
     expect(timeMicros('2026-11-21T10:00:00.5Z') - timeMicros('2026-11-21T10:00:00.000001Z')).toBe(499999);
+  });
+});
+
+describe('netChanges: one change per item for a batch', () => {
+  it('keeps the last version of an item, as created when it was new in the batch, in first-change order', () => {
+    const state = createState();
+    loadItems(state, 'incident', [incident(1)]);
+    const changes = [
+      ...applyEnvelope(state, envelope('incident', 'created', incident(2))),
+      ...applyEnvelope(state, envelope('incident', 'updated', incident(1, { updated: T1 }))),
+      ...applyEnvelope(state, envelope('incident', 'updated', incident(2, { updated: T1, name: 'renamed' }))),
+      ...applyEnvelope(state, envelope('incident', 'updated', incident(1, { updated: T2 }))),
+    ];
+    expect(summary(changes)).toEqual(['incident:created:2', 'incident:updated:1', 'incident:updated:2', 'incident:updated:1']);
+    const net = netChanges(changes);
+    expect(summary(net)).toEqual(['incident:created:2', 'incident:updated:1']);
+    expect(net[0].item.properties.name).toBe('renamed');
+    expect(net[1].item.properties.updated_at).toBe(T2);
+  });
+
+  it('drops an item created and deleted in the same batch, keeps a deletion of an older one', () => {
+    const state = createState();
+    loadItems(state, 'incident', [incident(1)]);
+    const changes = [
+      ...applyEnvelope(state, envelope('incident', 'created', incident(2))),
+      ...applyEnvelope(state, envelope('incident', 'updated', incident(1, { updated: T1 }))),
+      ...applyEnvelope(state, envelope('incident', 'deleted', incident(2))),
+      ...applyEnvelope(state, envelope('incident', 'deleted', incident(1, { updated: T1 }))),
+    ];
+    expect(summary(netChanges(changes))).toEqual(['incident:deleted:1']);
+    expect(netChanges([])).toEqual([]);
+  });
+
+  it('keeps kinds apart: an incident and an alert with the same id', () => {
+    const state = createState();
+    const changes = applyEnvelope(state, envelope('alert', 'created', incident(5), { alerts: [pushedAlert(5)] }));
+    expect(summary(netChanges(changes))).toEqual(['incident:created:5', 'alert:created:5']);
   });
 });
