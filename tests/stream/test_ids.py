@@ -152,3 +152,19 @@ def test_each_assignment_logs_its_ids_and_lock_hold_time(caplog):
     assert record.first_id == Event.objects.order_by("id").first().id
     assert record.count == 2
     assert isinstance(record.lock_hold_ms, float) and 0 <= record.lock_hold_ms < 1000
+
+
+def test_a_transaction_of_many_saves_is_published_once_in_id_order(monkeypatch):
+    """Three saves in one transaction: one publish after the commit with all their events in id order (one
+    PUBLISH pipeline, not one per save)."""
+    calls: list[list[tuple[int, str]]] = []
+    monkeypatch.setattr(eventlog, "publish", calls.append)
+    with transaction.atomic():
+        for number in range(3):
+            IncidentFactory(name=f"save {number}")
+        assert calls == []
+    assert len(calls) == 1
+    assert [event_id for event_id, _text in calls[0]] == [event_id for event_id, _name in names_by_id()]
+    assert [json.loads(text)["feature"]["properties"]["name"] for _id, text in calls[0]] == [
+        f"save {number}" for number in range(3)
+    ]

@@ -62,16 +62,19 @@ class PendingEvents:
     """The events of one eventlog.record_many call, in the connection's on-commit list until committed.
 
     `first_id` is None until the ids are assigned; the events then have first_id, first_id + 1, ... in order.
-    Called after the commit (as an on-commit callback), it hands the events, (id, JSON text) in id order, to
-    `publish`.
+    Called after the commit (as an on-commit callback), the transaction's first batch hands every event the
+    commit numbered, (id, JSON text) in id order, to `publish`, and the others nothing: one PUBLISH pipeline
+    per transaction, however many saves it made (a transaction of 2,000 saves is 2,000 batches).
     """
 
-    __slots__ = ("first_id", "publish", "rows")
+    __slots__ = ("first_id", "group", "publish", "rows")
 
     def __init__(self, rows: list[Row], publish: Callable[[list[tuple[int, str]]], None]):
         self.rows = rows
         self.publish = publish
         self.first_id: int | None = None
+        # The batches numbered with this one, itself first, that it publishes (see _number); empty otherwise.
+        self.group: list[PendingEvents] = []
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -81,7 +84,8 @@ class PendingEvents:
         return [(self.first_id + offset, text(self.first_id + offset, row[3])) for offset, row in enumerate(self.rows)]
 
     def __call__(self) -> None:
-        self.publish(self.texts())
+        if self.group:
+            self.publish([event for batch in self.group for event in batch.texts()])
 
 
 def unassigned(run_on_commit: Iterable[tuple]) -> list[PendingEvents]:
@@ -101,6 +105,8 @@ def _parameters(pending: list[PendingEvents]) -> dict:
 
 
 def _number(pending: list[PendingEvents], first_id: int) -> None:
+    """Give the batches their ids from `first_id` on, in order; the first of them publishes them all."""
+    pending[0].group = pending
     for batch in pending:
         batch.first_id = first_id
         first_id += len(batch)
