@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 
 from tests.factories import IncidentFactory, UserFactory
 from tracker.models import Event, EventCounter, Incident
-from tracker.stream import eventlog
+from tracker.stream import eventlog, ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -168,3 +168,13 @@ def test_a_transaction_of_many_saves_is_published_once_in_id_order(monkeypatch):
     assert [json.loads(text)["feature"]["properties"]["name"] for _id, text in calls[0]] == [
         f"save {number}" for number in range(3)
     ]
+
+
+def test_a_value_holding_the_column_separator_is_logged_as_it_is(published):
+    """The columns of the numbering statement are joined by ids.SEPARATOR: a name that holds that character is
+    logged and published intact (JSON text escapes it)."""
+    name = f"north{ids.SEPARATOR}gate"
+    IncidentFactory(name=name)
+    (event,) = Event.objects.all()
+    assert event.envelope["feature"]["properties"]["name"] == name
+    assert [json.loads(text)["feature"]["properties"]["name"] for _id, text in published] == [name]
