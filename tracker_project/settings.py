@@ -242,7 +242,7 @@ REST_FRAMEWORK = {
     # Token first: the first authenticator's WWW-Authenticate header is what makes DRF answer a request
     # without credentials 401 rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "tracker.security.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -2,12 +2,14 @@
 
 import pytest
 from django.test import override_settings
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.api.conftest import API, assert_error, feature, point
 from tests.factories import IncidentFactory
 from tracker.api import views
 from tracker.models import Incident
+from tracker.security.tokens import token_with_user
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +32,17 @@ def test_inactive_users_token_is_401(api, user):
     user.is_active = False
     user.save()
     assert_error(api.get(API + "incidents/"), 401)
+
+
+def test_token_lookup_loads_what_the_orm_loads(user, django_assert_num_queries):
+    expected = Token.objects.select_related("user").get(key=Token.objects.create(user=user).key)
+    with django_assert_num_queries(1):
+        token = token_with_user(expected.key)
+        assert token.user.username == user.username
+    assert (token.key, token.user_id, token.created) == (expected.key, expected.user_id, expected.created)
+    fields = [f.attname for f in type(user)._meta.concrete_fields]
+    assert [getattr(token.user, f) for f in fields] == [getattr(expected.user, f) for f in fields]
+    assert token_with_user("not-a-real-key") is None
 
 
 def test_session_reads_and_writes_with_csrf_only(user):

@@ -10,6 +10,8 @@ are ignored, unknown ones refused. A flat body (fields at the top level) is refu
 accepting both shapes would make every client guess which one a field was read from.
 """
 
+import copy
+
 from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -41,6 +43,17 @@ class FeatureSerializer(GeoFeatureModelSerializer):
         models.CharField: StrictCharField,
         models.TextField: StrictCharField,
     }
+
+    def get_fields(self) -> dict:
+        """Return fresh copies of the class's fields, derived from the model once per class.
+
+        ModelSerializer derives them from the model's metadata on every instantiation (0.41 ms of CPU, against
+        0.23 ms for the copies), and every write builds a serializer. Copies, as DRF makes of declared fields:
+        a serializer binds its fields to itself."""
+        cls = type(self)
+        if "_field_template" not in cls.__dict__:
+            cls._field_template = super().get_fields()
+        return copy.deepcopy(cls._field_template)
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):

@@ -7,13 +7,14 @@ from channels.security.websocket import OriginValidator
 from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from rest_framework.authtoken.models import Token
+
+from tracker.security.tokens import token_with_user
 
 
 @database_sync_to_async
 def user_for_token(key: str):
     """Return the active user owning the token `key`, or AnonymousUser."""
-    token = Token.objects.select_related("user").filter(key=key).first()
+    token = token_with_user(key)
     if token is None or not token.user.is_active:
         return AnonymousUser()
     return token.user
