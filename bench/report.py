@@ -160,6 +160,12 @@ def rate(summary: dict) -> str:
     return num(summary.get("per_s"), 1) + spread
 
 
+def cpu_ms_per_create(summary: dict) -> float | None:
+    """Return the servers' CPU milliseconds per create of a writes summary (their cores over the rate)."""
+    cores, rate = summary.get("server_cpu_cores"), summary.get("per_s")
+    return None if not cores or not rate else 1000 * sum(cores) / rate
+
+
 def writes_row(item: dict, writers: int) -> dict:
     """Return the item's summary row at `writers` (bench.writes.summarise), {} if it has none."""
     return next((row for row in item.get("by_writers", []) if row["writers"] == writers), {})
@@ -180,8 +186,8 @@ def writes_table(item: dict) -> list[str]:
         "| writers | raw /s | 1 process: creates/s | p50 (ms) | p99 (ms) | 2 processes: creates/s | p50 (ms) "
         "| p99 (ms) | 2nd process adds | lock hold p50 / p99 (ms), 2 processes | not 2xx (1 / 2 proc.) "
         "| backends waiting for a lock / in a transaction (mean, 2 proc.) "
-        "| CPU (cores, 2 proc.): servers / clients | checks (1 / 2 proc.) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---|",
+        "| CPU (cores, 2 proc.): servers / clients | server CPU per create (ms, 2 proc.) | checks (1 / 2 proc.) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|---:|---|",
     ]
     for row in item.get("by_writers", []):
         one, two = row["rest"]["1"], row["rest"]["2"]
@@ -193,7 +199,7 @@ def writes_table(item: dict) -> list[str]:
             f"| {num(one.get('not_2xx'))} / {num(two.get('not_2xx'))} "
             f"| {num(two.get('lock_waiting_mean'), 1)} / {num(two.get('in_transaction_mean'), 1)} "
             f"| {' + '.join(num(c, 2) for c in two.get('server_cpu_cores', []))} "
-            f"/ {num(two.get('client_cpu_cores'), 2)} "
+            f"/ {num(two.get('client_cpu_cores'), 2)} | {num(cpu_ms_per_create(two), 1)} "
             f"| {checks(one)} / {checks(two)} |"
         )
     busy = [r["machine_busy"] for r in item.get("runs", []) if r.get("mode") == "rest"]

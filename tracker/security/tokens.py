@@ -2,7 +2,7 @@
 
 The ORM's `Token.objects.select_related("user").get(key=...)` compiled the same join on every request and
 built the pair through its related-object machinery: 1.3 ms of CPU per request, about a tenth of a REST
-create's server time (bench/create_cpu.py). The same SELECT is built here once per process from the models'
+create's server time (profiled with py-spy under the writes bench, bench/writes.py). The same SELECT is built here once per process from the models'
 metadata, and the same instances come out (the token, with its user already loaded on it).
 """
 
